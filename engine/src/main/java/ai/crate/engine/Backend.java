@@ -1,0 +1,127 @@
+package ai.crate.engine;
+
+import java.util.List;
+
+/**
+ * The one list of primitive ops every backend implements. Ops write into caller-supplied outputs so steady-state
+ * loops allocate nothing; outputs must be contiguous and must not alias inputs unless an op says so. Inputs may be
+ * any view (strided, transposed, sliced) unless an op says otherwise. Every tensor passed must belong to this
+ * backend: mixing backends is an error naming the op.
+ *
+ * <p>{@code ReferenceBackend} implements every op with plain loops and is the oracle other backends are tested
+ * against.
+ */
+public interface Backend {
+    /** Short name used in logs and errors, e.g. "reference", "simd". */
+    String name();
+
+    /** A new contiguous tensor; contents are zero on CPU backends and unspecified elsewhere. */
+    Tensor empty(int... shape);
+
+    /** A new contiguous tensor holding a copy of {@code data} (row-major). */
+    Tensor fromArray(float[] data, int... shape);
+
+    /** The elements of any view, row-major, copied to a new heap array. */
+    float[] toArray(Tensor t);
+
+    // ---- fill, copy, random ------------------------------------------------------------------------------------
+
+    void fill(Tensor out, float value);
+
+    /** dst[i] = src[i] for two tensors of the same shape and any strides (dst may be a strided view). */
+    void copy(Tensor src, Tensor dst);
+
+    /**
+     * Uniform values in [low, high) from a counter-based generator: element i of {@code out} depends only on
+     * (seed, i), so every backend produces the same numbers.
+     */
+    void randomUniform(Tensor out, long seed, float low, float high);
+
+    /** Normal values, counter-based like {@link #randomUniform}. */
+    void randomNormal(Tensor out, long seed, float mean, float std);
+
+    // ---- matrix products ---------------------------------------------------------------------------------------
+
+    /**
+     * Batched C = α·op(A)·op(B) + β·C over the last two dimensions, op(X) = X or Xᵀ. A is [..., M, K] ([..., K, M]
+     * when transA), B is [..., K, N] ([..., N, K] when transB), C is [..., M, N]. The batch dimensions of A and B
+     * broadcast to C's (a weight [K, N] serves every batch). A and B may be any strided view; C must be contiguous.
+     * When β = 0, C is overwritten (NaN in C does not propagate).
+     */
+    void gemm(float alpha, Tensor a, boolean transA, Tensor b, boolean transB, float beta, Tensor c);
+
+    // ---- elementwise -------------------------------------------------------------------------------------------
+
+    /** out = op(x); shapes equal. */
+    void unary(UnaryOp op, Tensor x, Tensor out);
+
+    /** dx = dy · op'(x); shapes equal. */
+    void unaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx);
+
+    /** out = op(a, b) with broadcasting: out has the broadcast shape of a and b. */
+    void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
+
+    /** out = x · scale + shift. */
+    void affine(Tensor x, float scale, float shift, Tensor out);
+
+    // ---- reductions --------------------------------------------------------------------------------------------
+
+    /**
+     * Reduces {@code x} along {@code axis}. {@code out} has x's shape without that axis, or with it set to 1 (the
+     * same elements either way).
+     */
+    void reduce(ReduceOp op, Tensor x, int axis, Tensor out);
+
+    // ---- softmax family (last axis) ----------------------------------------------------------------------------
+
+    void softmax(Tensor x, Tensor out);
+
+    /** dx = y ⊙ (dy − Σ dy ⊙ y), with y the softmax output. */
+    void softmaxBackward(Tensor y, Tensor dy, Tensor dx);
+
+    void logSoftmax(Tensor x, Tensor out);
+
+    /** dx = dy − exp(y) · Σ dy, with y the log-softmax output. */
+    void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx);
+
+    // ---- normalisation -----------------------------------------------------------------------------------------
+
+    /**
+     * LayerNorm over the last axis (width C): out = (x − μ)·rstd·γ + β with rstd = 1/√(var + eps), biased variance.
+     * Writes the per-row {@code mean} and {@code rstd} ([rows] or x's shape without the last axis) for backward.
+     */
+    void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor mean, Tensor rstd);
+
+    /** Gradients of {@link #layerNorm}: writes dx, and overwrites dgamma and dbeta (each [C]). */
+    void layerNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
+                           Tensor dx, Tensor dgamma, Tensor dbeta);
+
+    // ---- loss --------------------------------------------------------------------------------------------------
+
+    /**
+     * Per-row cross-entropy of logits [N, C] against class indices, with label smoothing ε as PyTorch defines it:
+     * target = (1 − ε)·onehot + ε/C. Writes losses [N].
+     */
+    void crossEntropy(Tensor logits, int[] labels, float smoothing, Tensor losses);
+
+    /** dlogits[n] = (softmax(logits[n]) − target[n]) · dlosses[n]. */
+    void crossEntropyBackward(Tensor logits, int[] labels, float smoothing, Tensor dlosses, Tensor dlogits);
+
+    // ---- indexing ----------------------------------------------------------------------------------------------
+
+    /**
+     * out = x gathered along {@code axis}: out[i₀…i_axis…] = x[i₀…index[i₀…i_axis]…]. {@code index} is row-major
+     * with shape out.shape[0..axis] (so it may differ per leading index, e.g. a token subset per image), values in
+     * [0, x.dim(axis)). Shapes of x and out agree except along {@code axis}.
+     */
+    void gather(Tensor x, int axis, int[] index, Tensor out);
+
+    /** The adjoint of {@link #gather}: out[…index[…]…] += src[…]. Accumulates into out. */
+    void scatterAdd(Tensor src, int axis, int[] index, Tensor out);
+
+    /** out = the inputs joined along {@code axis}. */
+    void concat(List<Tensor> xs, int axis, Tensor out);
+
+    /** out = x[…, start : start + out.dim(axis), …] along {@code axis}. */
+    void slice(Tensor x, int axis, int start, Tensor out);
+}

@@ -1,0 +1,168 @@
+package ai.crate.engine;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Argument validation for every {@link Backend} op, shared so all backends reject the same misuse with the same
+ * message: the op, the argument and the shapes involved.
+ */
+public final class OpChecks {
+    private OpChecks() {}
+
+    public static void sameBackend(String op, Backend backend, Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (t.backend() != backend) {
+                throw new IllegalArgumentException(op + ": " + t + " belongs to backend '" + t.backend().name()
+                        + "', not '" + backend.name() + "'; move it with tensor.to(backend)");
+            }
+        }
+    }
+
+    public static void contiguous(String op, String what, Tensor t) {
+        if (!t.isContiguous()) {
+            throw new IllegalArgumentException(op + ": " + what + " must be contiguous, got shape "
+                    + Arrays.toString(t.shape()) + " strides " + Arrays.toString(t.strides()));
+        }
+    }
+
+    public static void elementwise(String op, Tensor x, Tensor out) {
+        Shapes.requireSameShape(op, x, "input", out, "output");
+        contiguous(op, "output", out);
+    }
+
+    public static int[] binary(String op, Tensor a, Tensor b, Tensor out) {
+        int[] shape = Shapes.broadcast(op, a.shape(), b.shape());
+        if (!Arrays.equals(shape, out.shape())) {
+            throw new IllegalArgumentException(op + ": output shape " + Arrays.toString(out.shape())
+                    + " is not the broadcast shape " + Arrays.toString(shape) + " of " + Arrays.toString(a.shape())
+                    + " and " + Arrays.toString(b.shape()));
+        }
+        contiguous(op, "output", out);
+        return shape;
+    }
+
+    /** Returns the normalised axis. */
+    public static int reduce(String op, Tensor x, int axis, Tensor out) {
+        int a = Shapes.axis(axis, x.rank(), op);
+        int[] shape = x.shape();
+        if (!Arrays.equals(out.shape(), Shapes.drop(shape, a)) && !Arrays.equals(out.shape(), Shapes.keep(shape, a))) {
+            throw new IllegalArgumentException(op + ": output shape " + Arrays.toString(out.shape())
+                    + " does not match input " + Arrays.toString(shape) + " reduced along axis " + a);
+        }
+        if (shape[a] == 0) throw new IllegalArgumentException(op + ": cannot reduce an empty axis " + a);
+        contiguous(op, "output", out);
+        return a;
+    }
+
+    /** Checks a last-axis row op (softmax family) and returns the row width. */
+    public static int rows(String op, Tensor x, Tensor out) {
+        Shapes.requireRankAtLeast(op, "input", x, 1);
+        elementwise(op, x, out);
+        return x.dim(-1);
+    }
+
+    public static void layerNorm(String op, Tensor x, Tensor gamma, Tensor beta, Tensor out, Tensor mean,
+                                 Tensor rstd) {
+        Shapes.requireRankAtLeast(op, "x", x, 1);
+        int c = x.dim(-1);
+        Shapes.requireShape(op, "gamma", gamma, c);
+        Shapes.requireShape(op, "beta", beta, c);
+        long rows = x.size() / Math.max(c, 1);
+        if (mean.size() != rows || rstd.size() != rows) {
+            throw new IllegalArgumentException(op + ": mean " + Arrays.toString(mean.shape()) + " and rstd "
+                    + Arrays.toString(rstd.shape()) + " must hold one value per row (" + rows + ") of x "
+                    + Arrays.toString(x.shape()));
+        }
+        Shapes.requireSameShape(op, x, "x", out, "output");
+        for (Tensor t : new Tensor[] {out, mean, rstd}) contiguous(op, "outputs", t);
+    }
+
+    public static void crossEntropy(String op, Tensor logits, int[] labels, Tensor perRow) {
+        if (logits.rank() != 2) {
+            throw new IllegalArgumentException(op + ": logits must be [N, C], got " + Arrays.toString(logits.shape()));
+        }
+        int n = logits.dim(0), c = logits.dim(1);
+        if (labels.length != n) {
+            throw new IllegalArgumentException(op + ": " + labels.length + " labels for " + n + " rows of logits "
+                    + Arrays.toString(logits.shape()));
+        }
+        for (int i = 0; i < n; i++) {
+            if (labels[i] < 0 || labels[i] >= c) {
+                throw new IllegalArgumentException(op + ": label " + labels[i] + " at row " + i
+                        + " is outside [0, " + c + ")");
+            }
+        }
+        Shapes.requireShape(op, "per-row losses", perRow, n);
+    }
+
+    public static void smoothing(String op, float smoothing) {
+        if (!(smoothing >= 0f && smoothing <= 1f)) {
+            throw new IllegalArgumentException(op + ": label smoothing " + smoothing + " is outside [0, 1]");
+        }
+    }
+
+    /**
+     * Checks gather/scatter geometry: {@code big} is the tensor indexed along {@code axis}, {@code small} the
+     * gathered one. Returns the normalised axis.
+     */
+    public static int gather(String op, Tensor big, int axis, int[] index, Tensor small) {
+        int a = Shapes.axis(axis, big.rank(), op);
+        int[] bs = big.shape(), ss = small.shape();
+        boolean ok = bs.length == ss.length;
+        for (int i = 0; ok && i < bs.length; i++) ok = i == a || bs[i] == ss[i];
+        if (!ok) {
+            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(bs) + " and " + Arrays.toString(ss)
+                    + " must agree except along axis " + a);
+        }
+        long expected = (long) Layout.outer(ss, a) * ss[a];
+        if (index.length != expected) {
+            throw new IllegalArgumentException(op + ": index has " + index.length + " entries, expected "
+                    + expected + " (shape " + Arrays.toString(Arrays.copyOf(ss, a + 1)) + ")");
+        }
+        for (int i = 0; i < index.length; i++) {
+            if (index[i] < 0 || index[i] >= bs[a]) {
+                throw new IllegalArgumentException(op + ": index[" + i + "] = " + index[i] + " is outside [0, "
+                        + bs[a] + ") along axis " + a + " of " + Arrays.toString(bs));
+            }
+        }
+        return a;
+    }
+
+    /** Returns the normalised axis. */
+    public static int concat(String op, List<Tensor> xs, int axis, Tensor out) {
+        if (xs.isEmpty()) throw new IllegalArgumentException(op + ": no inputs");
+        int a = Shapes.axis(axis, out.rank(), op);
+        int[] os = out.shape();
+        long total = 0;
+        for (Tensor x : xs) {
+            int[] s = x.shape();
+            boolean ok = s.length == os.length;
+            for (int i = 0; ok && i < s.length; i++) ok = i == a || s[i] == os[i];
+            if (!ok) {
+                throw new IllegalArgumentException(op + ": input " + Arrays.toString(s)
+                        + " does not match output " + Arrays.toString(os) + " except along axis " + a);
+            }
+            total += s[a];
+        }
+        if (total != os[a]) {
+            throw new IllegalArgumentException(op + ": inputs sum to " + total + " along axis " + a
+                    + " but output has " + os[a]);
+        }
+        contiguous(op, "output", out);
+        return a;
+    }
+
+    /** Returns the normalised axis. */
+    public static int slice(String op, Tensor x, int axis, int start, Tensor out) {
+        int a = Shapes.axis(axis, x.rank(), op);
+        int[] xs = x.shape(), os = out.shape();
+        boolean ok = xs.length == os.length;
+        for (int i = 0; ok && i < xs.length; i++) ok = i == a || xs[i] == os[i];
+        if (!ok || start < 0 || start + os[a] > xs[a]) {
+            throw new IllegalArgumentException(op + ": cannot take " + Arrays.toString(os) + " from "
+                    + Arrays.toString(xs) + " at start " + start + " along axis " + a);
+        }
+        return a;
+    }
+}
