@@ -1,0 +1,183 @@
+package ai.crate.simd;
+
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.Layout;
+import ai.crate.engine.Shapes;
+import ai.crate.engine.Tensor;
+import ai.crate.engine.UnaryOp;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** Elementwise kernels: fill, unary and its derivative, broadcasting binary, affine. Tails use masked lanes. */
+final class SimdElementwise {
+    private static final VectorSpecies<Float> S = VectorMath.S;
+    private static final int L = S.length();
+    /** Elementwise work below this many elements stays on the calling thread. */
+    static final int PARALLEL_ELEMENTS = 1 << 16;
+
+    private final Parallel parallel;
+
+    SimdElementwise(Parallel parallel) { this.parallel = parallel; }
+
+    private void split(int n, Parallel.RangeBody body) {
+        if (n < PARALLEL_ELEMENTS) body.run(0, n);
+        else parallel.forRange(n, PARALLEL_ELEMENTS / 4, body);
+    }
+
+    void fill(float[] o, int oo, int n, float value) {
+        split(n, (s, e) -> Arrays.fill(o, oo + s, oo + e, value));
+    }
+
+    // ---- unary, forward and backward side by side ----------------------------------------------------------------
+
+    void unary(UnaryOp op, float[] x, int xo, float[] o, int oo, int n) {
+        split(n, (s, e) -> {
+            int i = s;
+            for (; i <= e - L; i += L) apply(op, FloatVector.fromArray(S, x, xo + i)).intoArray(o, oo + i);
+            if (i < e) {
+                VectorMask<Float> m = S.indexInRange(i, e);
+                apply(op, FloatVector.fromArray(S, x, xo + i, m)).intoArray(o, oo + i, m);
+            }
+        });
+    }
+
+    static FloatVector apply(UnaryOp op, FloatVector x) {
+        return switch (op) {
+            case NEG -> x.neg();
+            case EXP -> x.lanewise(VectorOperators.EXP);
+            case LOG -> x.lanewise(VectorOperators.LOG);
+            case SQRT -> x.sqrt();
+            case TANH -> x.lanewise(VectorOperators.TANH);
+            case SIGMOID -> VectorMath.inv(x.neg().lanewise(VectorOperators.EXP).add(1f));
+            case ABS -> x.abs();
+            case SQUARE -> x.mul(x);
+            case RECIPROCAL -> VectorMath.inv(x);
+            case RELU -> x.max(0f);
+            case GELU -> VectorMath.gelu(x);
+        };
+    }
+
+    void unaryBackward(UnaryOp op, float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n) {
+        split(n, (s, e) -> {
+            int i = s;
+            for (; i <= e - L; i += L) {
+                derivative(op, FloatVector.fromArray(S, x, xo + i)).mul(FloatVector.fromArray(S, dy, dyo + i))
+                        .intoArray(dx, dxo + i);
+            }
+            if (i < e) {
+                VectorMask<Float> m = S.indexInRange(i, e);
+                derivative(op, FloatVector.fromArray(S, x, xo + i, m)).mul(FloatVector.fromArray(S, dy, dyo + i, m))
+                        .intoArray(dx, dxo + i, m);
+            }
+        });
+    }
+
+    /** d op(x) / dx, lane by lane. */
+    static FloatVector derivative(UnaryOp op, FloatVector x) {
+        FloatVector one = FloatVector.broadcast(S, 1f), zero = FloatVector.zero(S);
+        return switch (op) {
+            case NEG -> one.neg();
+            case EXP -> x.lanewise(VectorOperators.EXP);
+            case LOG -> VectorMath.inv(x);
+            case SQRT -> VectorMath.inv(x.sqrt().mul(2f));
+            case TANH -> { FloatVector t = x.lanewise(VectorOperators.TANH); yield one.sub(t.mul(t)); }
+            case SIGMOID -> { FloatVector sg = apply(UnaryOp.SIGMOID, x); yield sg.mul(one.sub(sg)); }
+            case ABS -> zero.blend(one, x.compare(VectorOperators.GT, 0f)).blend(one.neg(),
+                    x.compare(VectorOperators.LT, 0f));
+            case SQUARE -> x.mul(2f);
+            case RECIPROCAL -> VectorMath.inv(x.mul(x)).neg();
+            case RELU -> zero.blend(one, x.compare(VectorOperators.GT, 0f));
+            case GELU -> VectorMath.geluDerivative(x);
+        };
+    }
+
+    void affine(float[] x, int xo, float[] o, int oo, int n, float scale, float shift) {
+        split(n, (s, e) -> {
+            int i = s;
+            for (; i <= e - L; i += L) FloatVector.fromArray(S, x, xo + i).fma(scale, shift).intoArray(o, oo + i);
+            if (i < e) {
+                VectorMask<Float> m = S.indexInRange(i, e);
+                FloatVector.fromArray(S, x, xo + i, m).fma(scale, shift).intoArray(o, oo + i, m);
+            }
+        });
+    }
+
+    // ---- binary with broadcasting ------------------------------------------------------------------------------
+
+    /**
+     * Walks the output row by row along its last axis; each operand's stride along that axis is 1 (read a vector)
+     * or 0 (broadcast one value). Operands with any other inner stride are made contiguous first.
+     */
+    void binary(BinaryOp op, Tensor a, Tensor b, Tensor out, int[] shape) {
+        float[] o = (float[]) out.storage();
+        int oo = (int) out.offset();
+        int n = (int) out.size();
+        if (n == 0) return;
+        if (sameDense(a, shape) && sameDense(b, shape)) {
+            float[] ad = (float[]) a.storage(), bd = (float[]) b.storage();
+            int ao = (int) a.offset(), bo = (int) b.offset();
+            split(n, (s, e) -> row(op, ad, ao + s, 1, bd, bo + s, 1, o, oo + s, e - s));
+            return;
+        }
+        Tensor ac = innerStrideOk(a) ? a : a.contiguous();
+        Tensor bc = innerStrideOk(b) ? b : b.contiguous();
+        int[] as = Shapes.broadcastStrides(ac, shape, "binary " + op);
+        int[] bs = Shapes.broadcastStrides(bc, shape, "binary " + op);
+        int rank = shape.length;
+        int inner = rank == 0 ? 1 : shape[rank - 1];
+        int sa = rank == 0 ? 0 : as[rank - 1], sb = rank == 0 ? 0 : bs[rank - 1];
+        float[] ad = (float[]) ac.storage(), bd = (float[]) bc.storage();
+        int rowsTotal = n / inner;
+        Parallel.RangeBody body = (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                long first = (long) r * inner;
+                int aOff = (int) (ac.offset() + Layout.offsetOf(first, shape, as));
+                int bOff = (int) (bc.offset() + Layout.offsetOf(first, shape, bs));
+                row(op, ad, aOff, sa, bd, bOff, sb, o, oo + (int) first, inner);
+            }
+        };
+        if (n < PARALLEL_ELEMENTS) body.run(0, rowsTotal);
+        else parallel.forRange(rowsTotal, Math.max(1, PARALLEL_ELEMENTS / 4 / inner), body);
+    }
+
+    private static boolean sameDense(Tensor t, int[] shape) {
+        return t.isContiguous() && Arrays.equals(t.shape(), shape);
+    }
+
+    private static boolean innerStrideOk(Tensor t) {
+        return t.rank() == 0 || t.dim(-1) == 1 || t.stride(-1) == 1;
+    }
+
+    /** o[i] = op(a[i·sa], b[i·sb]) for i < len, with sa, sb ∈ {0, 1}. */
+    private static void row(BinaryOp op, float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo,
+                            int len) {
+        FloatVector aConst = sa == 0 ? FloatVector.broadcast(S, a[ao]) : null;
+        FloatVector bConst = sb == 0 ? FloatVector.broadcast(S, b[bo]) : null;
+        int i = 0;
+        for (; i <= len - L; i += L) {
+            FloatVector av = aConst != null ? aConst : FloatVector.fromArray(S, a, ao + i);
+            FloatVector bv = bConst != null ? bConst : FloatVector.fromArray(S, b, bo + i);
+            apply(op, av, bv).intoArray(o, oo + i);
+        }
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            FloatVector av = aConst != null ? aConst : FloatVector.fromArray(S, a, ao + i, m);
+            FloatVector bv = bConst != null ? bConst : FloatVector.fromArray(S, b, bo + i, m);
+            apply(op, av, bv).intoArray(o, oo + i, m);
+        }
+    }
+
+    static FloatVector apply(BinaryOp op, FloatVector a, FloatVector b) {
+        return switch (op) {
+            case ADD -> a.add(b);
+            case SUB -> a.sub(b);
+            case MUL -> a.mul(b);
+            case DIV -> a.div(b);
+            case MAX -> a.max(b);
+            case MIN -> a.min(b);
+        };
+    }
+}

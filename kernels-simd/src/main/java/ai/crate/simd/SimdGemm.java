@@ -1,0 +1,253 @@
+package ai.crate.simd;
+
+import ai.crate.engine.Layout;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Batched SGEMM, C = α·op(A)·op(B) + β·C, in the BLIS loop order: B is packed into KC×NR micro-panels (zero
+ * padded), A is read in place through its (row, column) strides — so transposed flags and transposed views cost
+ * nothing — and a register-blocked micro-kernel keeps an MR × NR tile of C (4 rows × 4 vectors = 16 accumulators)
+ * in registers across the KC loop. Column tails use 2- and 1-vector kernels with masked stores, row tails a
+ * 1-row kernel, so no size has to be a multiple of the lane count.
+ *
+ * <p>Work is split into independent tasks (batch × row chunks × column chunks); column chunks come first because
+ * each task packs only the B columns it uses.
+ */
+final class SimdGemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    static final int MR = 4;
+    static final int NR = 4 * L;
+    static final int KC = 256;
+    static final int MC = 192;
+    static final int NC = 1024;
+    /** Below this many flops a GEMM runs on the calling thread: handing off costs more than it saves. */
+    static final double PARALLEL_FLOPS = 4e6;
+
+    private final Parallel parallel;
+    private final ThreadLocal<float[]> packed = ThreadLocal.withInitial(() -> new float[KC * NC]);
+
+    SimdGemm(Parallel parallel) { this.parallel = parallel; }
+
+    void gemm(float alpha, float[] a, float[] b, float[] c, int cBase, Layout.Gemm g, float beta) {
+        int m = g.m(), n = g.n(), k = g.k();
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f) {
+            for (int p = 0; p < g.batch(); p++) scale(c, (int) g.cOffset(cBase, p), m * n, beta);
+            return;
+        }
+        if (g.flops() < PARALLEL_FLOPS || parallel.threads() == 1) {
+            for (int p = 0; p < g.batch(); p++) block(alpha, a, b, c, cBase, g, beta, p, 0, m, 0, n);
+            return;
+        }
+        int want = parallel.threads() * 2;
+        int panels = (n + NR - 1) / NR;
+        int perBatch = g.batch() >= want ? 1 : (want + g.batch() - 1) / g.batch();
+        int nChunks = Math.max(1, Math.min(perBatch, panels));
+        int rowBlocks = (m + MR - 1) / MR;
+        int mChunks = Math.max(1, Math.min((perBatch + nChunks - 1) / nChunks, rowBlocks));
+        int panelsPerChunk = (panels + nChunks - 1) / nChunks;
+        int rowBlocksPerChunk = (rowBlocks + mChunks - 1) / mChunks;
+        int perBatchTasks = nChunks * mChunks;
+        parallel.forEach(g.batch() * perBatchTasks, t -> {
+            int p = t / perBatchTasks, r = t % perBatchTasks;
+            int n0 = (r % nChunks) * panelsPerChunk * NR, n1 = Math.min(n, n0 + panelsPerChunk * NR);
+            int m0 = (r / nChunks) * rowBlocksPerChunk * MR, m1 = Math.min(m, m0 + rowBlocksPerChunk * MR);
+            if (n0 < n1 && m0 < m1) block(alpha, a, b, c, cBase, g, beta, p, m0, m1, n0, n1);
+        });
+    }
+
+    private static void scale(float[] c, int off, int len, float beta) {
+        if (beta == 0f) {
+            Arrays.fill(c, off, off + len, 0f);
+            return;
+        }
+        int i = 0;
+        for (; i <= len - L; i += L) FloatVector.fromArray(S, c, off + i).mul(beta).intoArray(c, off + i);
+        for (; i < len; i++) c[off + i] *= beta;
+    }
+
+    /** C[p][m0:m1, n0:n1] for one batch entry. */
+    private void block(float alpha, float[] a, float[] b, float[] c, int cBase, Layout.Gemm g, float beta,
+                       int p, int m0, int m1, int n0, int n1) {
+        float[] bp = packed.get();
+        int n = g.n(), k = g.k();
+        int ao = (int) g.aOffsets()[p], bo = (int) g.bOffsets()[p], co = (int) g.cOffset(cBase, p);
+        int aRow = g.aRowStride(), aCol = g.aColStride();
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                packB(b, bo + pc * g.bRowStride() + jc * g.bColStride(), g.bRowStride(), g.bColStride(), kc, nc, bp);
+                boolean first = pc == 0;
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int w = Math.min(NR, nc - jr);
+                        int bOff = (jr / NR) * kc * NR;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int rows = Math.min(MR, mc - ir);
+                            int aOff = ao + (ic + ir) * aRow + pc * aCol;
+                            int cOff = co + (ic + ir) * n + jc + jr;
+                            tile(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, n, rows, w, alpha, beta, first);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs B[0:kc, 0:nc] (given strides) into NR-wide, k-major micro-panels, zero-padding the last. */
+    static void packB(float[] b, int src, int bRow, int bCol, int kc, int nc, float[] bp) {
+        for (int jr = 0, panel = 0; jr < nc; jr += NR, panel++) {
+            int w = Math.min(NR, nc - jr);
+            int dst = panel * kc * NR;
+            int s0 = src + jr * bCol;
+            if (bCol == 1) {
+                for (int kk = 0; kk < kc; kk++) {
+                    System.arraycopy(b, s0 + kk * bRow, bp, dst + kk * NR, w);
+                    if (w < NR) Arrays.fill(bp, dst + kk * NR + w, dst + (kk + 1) * NR, 0f);
+                }
+            } else {
+                if (w < NR) Arrays.fill(bp, dst, dst + kc * NR, 0f);
+                for (int j = 0; j < w; j++) {
+                    int s = s0 + j * bCol;
+                    for (int kk = 0; kk < kc; kk++) bp[dst + kk * NR + j] = b[s + kk * bRow];
+                }
+            }
+        }
+    }
+
+    /** Computes one rows × w tile (rows ≤ MR, w ≤ NR) with the widest kernels that fit. */
+    private static void tile(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+                             float[] c, int cOff, int ldc, int rows, int w, float alpha, float beta, boolean first) {
+        if (rows == MR) {
+            if (w > 3 * L) {
+                kernel4x4(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, w, alpha, beta, first);
+            } else {
+                int done = 0;
+                if (w > L) {
+                    kernel4x2(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, Math.min(w, 2 * L), alpha, beta, first);
+                    done = 2 * L;
+                }
+                if (w > done) {
+                    kernel4x1(a, aOff, aRow, aCol, bp, bOff + done, kc, c, cOff + done, ldc, w - done,
+                            alpha, beta, first);
+                }
+            }
+        } else {
+            for (int r = 0; r < rows; r++) {
+                kernel1x4(a, aOff + r * aRow, aCol, bp, bOff, kc, c, cOff + r * ldc, w, alpha, beta, first);
+            }
+        }
+    }
+
+    /** Writes α·acc (+ β·C on the first k-block, + C on later ones) into C[off, off + width). */
+    private static void store(FloatVector acc, float[] c, int off, int width, float alpha, float beta, boolean first) {
+        if (width <= 0) return;
+        FloatVector r = acc.mul(alpha);
+        if (width >= L) {
+            if (!first) r = r.add(FloatVector.fromArray(S, c, off));
+            else if (beta != 0f) r = FloatVector.fromArray(S, c, off).mul(beta).add(r);
+            r.intoArray(c, off);
+        } else {
+            VectorMask<Float> mask = S.indexInRange(0, width);
+            if (!first) r = r.add(FloatVector.fromArray(S, c, off, mask));
+            else if (beta != 0f) r = FloatVector.fromArray(S, c, off, mask).mul(beta).add(r);
+            r.intoArray(c, off, mask);
+        }
+    }
+
+    private static void kernel4x4(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int a0 = aOff, a1 = aOff + aRow, a2 = aOff + 2 * aRow, a3 = aOff + 3 * aRow;
+        for (int kk = 0, bi = bOff, ak = 0; kk < kc; kk++, bi += NR, ak += aCol) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(S, a[a1 + ak]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(S, a[a2 + ak]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(S, a[a3 + ak]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+        }
+        int r0 = cOff, r1 = cOff + ldc, r2 = cOff + 2 * ldc, r3 = cOff + 3 * ldc;
+        store(c00, c, r0, w, alpha, beta, first); store(c01, c, r0 + L, w - L, alpha, beta, first);
+        store(c02, c, r0 + 2 * L, w - 2 * L, alpha, beta, first); store(c03, c, r0 + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c10, c, r1, w, alpha, beta, first); store(c11, c, r1 + L, w - L, alpha, beta, first);
+        store(c12, c, r1 + 2 * L, w - 2 * L, alpha, beta, first); store(c13, c, r1 + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c20, c, r2, w, alpha, beta, first); store(c21, c, r2 + L, w - L, alpha, beta, first);
+        store(c22, c, r2 + 2 * L, w - 2 * L, alpha, beta, first); store(c23, c, r2 + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c30, c, r3, w, alpha, beta, first); store(c31, c, r3 + L, w - L, alpha, beta, first);
+        store(c32, c, r3 + 2 * L, w - 2 * L, alpha, beta, first); store(c33, c, r3 + 3 * L, w - 3 * L, alpha, beta, first);
+    }
+
+    private static void kernel4x2(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        int a0 = aOff, a1 = aOff + aRow, a2 = aOff + 2 * aRow, a3 = aOff + 3 * aRow;
+        for (int kk = 0, bi = bOff, ak = 0; kk < kc; kk++, bi += NR, ak += aCol) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, a[a1 + ak]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, a[a2 + ak]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, a[a3 + ak]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        store(c00, c, cOff, w, alpha, beta, first); store(c01, c, cOff + L, w - L, alpha, beta, first);
+        store(c10, c, cOff + ldc, w, alpha, beta, first); store(c11, c, cOff + ldc + L, w - L, alpha, beta, first);
+        store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
+        store(c21, c, cOff + 2 * ldc + L, w - L, alpha, beta, first);
+        store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
+        store(c31, c, cOff + 3 * ldc + L, w - L, alpha, beta, first);
+    }
+
+    private static void kernel4x1(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        int a0 = aOff, a1 = aOff + aRow, a2 = aOff + 2 * aRow, a3 = aOff + 3 * aRow;
+        for (int kk = 0, bi = bOff, ak = 0; kk < kc; kk++, bi += NR, ak += aCol) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            c0 = FloatVector.broadcast(S, a[a0 + ak]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, a[a1 + ak]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, a[a2 + ak]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, a[a3 + ak]).fma(b0, c3);
+        }
+        store(c0, c, cOff, w, alpha, beta, first);
+        store(c1, c, cOff + ldc, w, alpha, beta, first);
+        store(c2, c, cOff + 2 * ldc, w, alpha, beta, first);
+        store(c3, c, cOff + 3 * ldc, w, alpha, beta, first);
+    }
+
+    private static void kernel1x4(float[] a, int aOff, int aCol, float[] bp, int bOff, int kc,
+                                  float[] c, int cOff, int w, float alpha, float beta, boolean first) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        for (int kk = 0, bi = bOff, ak = aOff; kk < kc; kk++, bi += NR, ak += aCol) {
+            FloatVector x = FloatVector.broadcast(S, a[ak]);
+            c0 = x.fma(FloatVector.fromArray(S, bp, bi), c0);
+            c1 = x.fma(FloatVector.fromArray(S, bp, bi + L), c1);
+            c2 = x.fma(FloatVector.fromArray(S, bp, bi + 2 * L), c2);
+            c3 = x.fma(FloatVector.fromArray(S, bp, bi + 3 * L), c3);
+        }
+        store(c0, c, cOff, w, alpha, beta, first);
+        store(c1, c, cOff + L, w - L, alpha, beta, first);
+        store(c2, c, cOff + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c3, c, cOff + 3 * L, w - 3 * L, alpha, beta, first);
+    }
+}

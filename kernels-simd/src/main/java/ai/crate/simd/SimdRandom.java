@@ -1,0 +1,69 @@
+package ai.crate.simd;
+
+import ai.crate.engine.CounterRandom;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The counter-based generator of {@link CounterRandom}, a lane per counter: SplitMix64's mix on long vectors, then
+ * conversion to float lanes. Produces the same uniforms bit for bit; normals agree up to float rounding of
+ * Box–Muller (the reference evaluates it in double).
+ */
+final class SimdRandom {
+    private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> FS =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(LS.vectorBitSize() / 2));
+    private static final int N = LS.length();
+    private static final int CHUNK = 1 << 14;
+
+    private SimdRandom() {}
+
+    /** Uniform [0, 1) at counters start + stride·lane, lane = 0..N−1. */
+    private static FloatVector uniform(long seed, long start, long stride) {
+        LongVector counter = LongVector.broadcast(LS, 0L).addIndex(1).mul(stride).add(start);
+        LongVector z = counter.add(1).mul(CounterRandom.GOLDEN_GAMMA).add(seed);
+        z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 30)).mul(0xBF58476D1CE4E5B9L);
+        z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 27)).mul(0x94D049BB133111EBL);
+        z = z.lanewise(VectorOperators.XOR, z.lanewise(VectorOperators.LSHR, 31));
+        FloatVector f = (FloatVector) z.lanewise(VectorOperators.LSHR, 40).convertShape(VectorOperators.L2F, FS, 0);
+        return f.mul(0x1.0p-24f);
+    }
+
+    static void uniform(Parallel parallel, float[] o, int oo, int n, long seed, float low, float high) {
+        float range = high - low;
+        chunks(parallel, n, (s, e) -> {
+            for (int i = s; i < e; i += N) {
+                VectorMask<Float> m = FS.indexInRange(i, e);
+                uniform(seed, i, 1).fma(range, low).intoArray(o, oo + i, m);
+            }
+        });
+    }
+
+    static void normal(Parallel parallel, float[] o, int oo, int n, long seed, float mean, float std) {
+        float twoPi = (float) (2 * Math.PI);
+        chunks(parallel, n, (s, e) -> {
+            for (int i = s; i < e; i += N) {
+                VectorMask<Float> m = FS.indexInRange(i, e);
+                FloatVector u1 = uniform(seed, 2L * i, 2).neg().add(1f);
+                FloatVector u2 = uniform(seed, 2L * i + 1, 2);
+                FloatVector radius = u1.lanewise(VectorOperators.LOG).mul(-2f).sqrt();
+                FloatVector z = radius.mul(u2.mul(twoPi).lanewise(VectorOperators.COS));
+                z.fma(std, mean).intoArray(o, oo + i, m);
+            }
+        });
+    }
+
+    /** Chunks aligned to the lane count so every lane's counter is its element index. */
+    private static void chunks(Parallel parallel, int n, Parallel.RangeBody body) {
+        if (n < CHUNK) {
+            body.run(0, n);
+            return;
+        }
+        int parts = (n + CHUNK - 1) / CHUNK;
+        parallel.forEach(parts, p -> body.run(p * CHUNK, Math.min(n, (p + 1) * CHUNK)));
+    }
+}

@@ -1,0 +1,272 @@
+package ai.crate.simd;
+
+import ai.crate.engine.ReduceOp;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Row-wise kernels: axis reductions, softmax and log-softmax, LayerNorm, cross-entropy — each forward beside its
+ * backward. Rows are independent, so they are split across threads; LayerNorm's parameter gradients are summed
+ * from per-chunk partials.
+ */
+final class SimdRows {
+    private static final VectorSpecies<Float> S = VectorMath.S;
+    private static final int L = S.length();
+
+    private final Parallel parallel;
+
+    SimdRows(Parallel parallel) { this.parallel = parallel; }
+
+    /** Splits {@code rows} rows of width {@code width} across threads when there is enough work. */
+    private void rows(int rows, int width, Parallel.RangeBody body) {
+        long work = (long) rows * Math.max(width, 1);
+        if (work < SimdElementwise.PARALLEL_ELEMENTS) body.run(0, rows);
+        else parallel.forRange(rows, Math.max(1, SimdElementwise.PARALLEL_ELEMENTS / 4 / Math.max(width, 1)), body);
+    }
+
+    // ---- reductions ----------------------------------------------------------------------------------------------
+
+    void reduce(ReduceOp op, float[] x, int xo, int outer, int len, int inner, float[] o, int oo) {
+        boolean max = op == ReduceOp.MAX;
+        float scale = op == ReduceOp.MEAN ? 1f / len : 1f;
+        if (inner == 1) {
+            rows(outer, len, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    float v = max ? rowMax(x, xo + r * len, len) : rowSum(x, xo + r * len, len);
+                    o[oo + r] = v * scale;
+                }
+            });
+            return;
+        }
+        // Reduce along a middle axis: vectors run along the contiguous inner axis.
+        rows(outer, len * inner, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int base = xo + p * len * inner;
+                for (int q = 0; q < inner; q += L) {
+                    VectorMask<Float> m = S.indexInRange(q, inner);
+                    FloatVector acc = FloatVector.fromArray(S, x, base + q, m);
+                    for (int j = 1; j < len; j++) {
+                        FloatVector v = FloatVector.fromArray(S, x, base + j * inner + q, m);
+                        acc = max ? acc.max(v) : acc.add(v);
+                    }
+                    acc.mul(scale).intoArray(o, oo + p * inner + q, m);
+                }
+            }
+        });
+    }
+
+    static float rowSum(float[] x, int off, int len) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= len - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, off + i));
+        if (i < len) acc = acc.add(FloatVector.fromArray(S, x, off + i, S.indexInRange(i, len)));
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    static float rowMax(float[] x, int off, int len) {
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i <= len - L; i += L) acc = acc.max(FloatVector.fromArray(S, x, off + i));
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            acc = acc.blend(acc.max(FloatVector.fromArray(S, x, off + i, m)), m);
+        }
+        return acc.reduceLanes(VectorOperators.MAX);
+    }
+
+    static float rowDot(float[] a, int ao, float[] b, int bo, int len) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= len - L; i += L) acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            acc = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** o[i] = exp(x[i] − shift), returning Σ o[i]. */
+    static float expShiftSum(float[] x, int xo, float[] o, int oo, int len, float shift) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= len - L; i += L) {
+            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(shift).lanewise(VectorOperators.EXP);
+            e.intoArray(o, oo + i);
+            acc = acc.add(e);
+        }
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            FloatVector e = FloatVector.fromArray(S, x, xo + i, m).sub(shift).lanewise(VectorOperators.EXP);
+            e.intoArray(o, oo + i, m);
+            acc = acc.add(e, m);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Σ exp(x[i] − shift) without storing. */
+    static float expShiftSum(float[] x, int xo, int len, float shift) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= len - L; i += L) {
+            acc = acc.add(FloatVector.fromArray(S, x, xo + i).sub(shift).lanewise(VectorOperators.EXP));
+        }
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            acc = acc.add(FloatVector.fromArray(S, x, xo + i, m).sub(shift).lanewise(VectorOperators.EXP), m);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** o[i] = x[i]·scale + shift over a row. */
+    static void affineRow(float[] x, int xo, float[] o, int oo, int len, float scale, float shift) {
+        int i = 0;
+        for (; i <= len - L; i += L) FloatVector.fromArray(S, x, xo + i).fma(scale, shift).intoArray(o, oo + i);
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            FloatVector.fromArray(S, x, xo + i, m).fma(scale, shift).intoArray(o, oo + i, m);
+        }
+    }
+
+    // ---- softmax and log-softmax ----------------------------------------------------------------------------------
+
+    void softmax(float[] x, int xo, float[] o, int oo, int rows, int c, boolean log) {
+        rows(rows, c, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int xr = xo + r * c, or = oo + r * c;
+                float max = rowMax(x, xr, c);
+                if (log) {
+                    float lse = max + (float) Math.log(expShiftSum(x, xr, c, max));
+                    affineRow(x, xr, o, or, c, 1f, -lse);
+                } else {
+                    float sum = expShiftSum(x, xr, o, or, c, max);
+                    affineRow(o, or, o, or, c, 1f / sum, 0f);
+                }
+            }
+        });
+    }
+
+    /** softmax: dx = y ⊙ (dy − ⟨dy, y⟩); log-softmax: dx = dy − exp(y)·Σdy. */
+    void softmaxBackward(float[] y, int yo, float[] dy, int dyo, float[] dx, int dxo, int rows, int c, boolean log) {
+        rows(rows, c, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int yr = yo + r * c, dr = dyo + r * c, xr = dxo + r * c;
+                float k = log ? rowSum(dy, dr, c) : rowDot(dy, dr, y, yr, c);
+                for (int i = 0; i < c; i += L) {
+                    VectorMask<Float> m = S.indexInRange(i, c);
+                    FloatVector yv = FloatVector.fromArray(S, y, yr + i, m);
+                    FloatVector dyv = FloatVector.fromArray(S, dy, dr + i, m);
+                    FloatVector res = log ? yv.lanewise(VectorOperators.EXP).mul(-k).add(dyv) : dyv.sub(k).mul(yv);
+                    res.intoArray(dx, xr + i, m);
+                }
+            }
+        });
+    }
+
+    // ---- LayerNorm -----------------------------------------------------------------------------------------------
+
+    void layerNorm(float[] x, int xo, float[] g, int go, float[] b, int bo, float eps, float[] o, int oo,
+                   float[] mean, int mo, float[] rstd, int ro, int rows, int c) {
+        rows(rows, c, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int xr = xo + r * c, or = oo + r * c;
+                float mu = rowSum(x, xr, c) / c;
+                FloatVector acc = FloatVector.zero(S);
+                for (int i = 0; i < c; i += L) {
+                    VectorMask<Float> m = S.indexInRange(i, c);
+                    FloatVector d = FloatVector.fromArray(S, x, xr + i, m).sub(mu);
+                    acc = d.fma(d, acc).blend(acc, m.not());
+                }
+                float inv = (float) (1.0 / Math.sqrt(acc.reduceLanes(VectorOperators.ADD) / c + (double) eps));
+                for (int i = 0; i < c; i += L) {
+                    VectorMask<Float> m = S.indexInRange(i, c);
+                    FloatVector xhat = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
+                    xhat.fma(FloatVector.fromArray(S, g, go + i, m), FloatVector.fromArray(S, b, bo + i, m))
+                            .intoArray(o, or + i, m);
+                }
+                mean[mo + r] = mu;
+                rstd[ro + r] = inv;
+            }
+        });
+    }
+
+    /** dx = rstd·(dŷ − mean(dŷ) − x̂·mean(dŷ ⊙ x̂)), dŷ = dy ⊙ γ; dγ = Σ dy ⊙ x̂ and dβ = Σ dy over rows. */
+    void layerNormBackward(float[] dy, int dyo, float[] x, int xo, float[] g, int go, float[] mean, int mo,
+                           float[] rstd, int ro, float[] dx, int dxo, float[] dg, int dgo, float[] db, int dbo,
+                           int rows, int c) {
+        int parts = (long) rows * c < SimdElementwise.PARALLEL_ELEMENTS ? 1 : Math.min(rows, parallel.threads() * 4);
+        int chunk = (rows + parts - 1) / parts;
+        float[][] dgPart = new float[parts][c], dbPart = new float[parts][c];
+        parallel.forEach(parts, part -> {
+            int r0 = part * chunk, r1 = Math.min(rows, r0 + chunk);
+            float[] xhat = new float[c];
+            float[] pg = dgPart[part], pb = dbPart[part];
+            for (int r = r0; r < r1; r++) {
+                int xr = xo + r * c, dr = dyo + r * c, outr = dxo + r * c;
+                float mu = mean[mo + r], inv = rstd[ro + r];
+                FloatVector sumD = FloatVector.zero(S), sumDX = FloatVector.zero(S);
+                for (int i = 0; i < c; i += L) {
+                    VectorMask<Float> m = S.indexInRange(i, c);
+                    FloatVector xh = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
+                    FloatVector dyv = FloatVector.fromArray(S, dy, dr + i, m);
+                    FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, go + i, m));
+                    xh.intoArray(xhat, i, m);
+                    sumD = sumD.add(dh, m);
+                    sumDX = dh.fma(xh, sumDX).blend(sumDX, m.not());
+                    xh.fma(dyv, FloatVector.fromArray(S, pg, i, m)).intoArray(pg, i, m);
+                    dyv.add(FloatVector.fromArray(S, pb, i, m)).intoArray(pb, i, m);
+                }
+                float meanD = sumD.reduceLanes(VectorOperators.ADD) / c;
+                float meanDX = sumDX.reduceLanes(VectorOperators.ADD) / c;
+                for (int i = 0; i < c; i += L) {
+                    VectorMask<Float> m = S.indexInRange(i, c);
+                    FloatVector dh = FloatVector.fromArray(S, dy, dr + i, m).mul(FloatVector.fromArray(S, g, go + i, m));
+                    FloatVector xh = FloatVector.fromArray(S, xhat, i, m);
+                    dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i, m);
+                }
+            }
+        });
+        for (int i = 0; i < c; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, c);
+            FloatVector sg = FloatVector.zero(S), sb = FloatVector.zero(S);
+            for (int p = 0; p < parts; p++) {
+                sg = sg.add(FloatVector.fromArray(S, dgPart[p], i, m));
+                sb = sb.add(FloatVector.fromArray(S, dbPart[p], i, m));
+            }
+            sg.intoArray(dg, dgo + i, m);
+            sb.intoArray(db, dbo + i, m);
+        }
+    }
+
+    // ---- cross-entropy with label smoothing ------------------------------------------------------------------------
+
+    /** loss = (1−ε)(lse − z_y) + ε·(lse − mean(z)). */
+    void crossEntropy(float[] z, int zo, int[] labels, float eps, float[] o, int oo, int n, int c) {
+        rows(n, c, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int zr = zo + r * c;
+                float max = rowMax(z, zr, c);
+                float lse = max + (float) Math.log(expShiftSum(z, zr, c, max));
+                float nll = lse - z[zr + labels[r]];
+                float smooth = lse - rowSum(z, zr, c) / c;
+                o[oo + r] = (1f - eps) * nll + eps * smooth;
+            }
+        });
+    }
+
+    /** dz = (softmax(z) − target)·dloss, target = (1−ε)·onehot + ε/C. */
+    void crossEntropyBackward(float[] z, int zo, int[] labels, float eps, float[] dl, int dlo, float[] dz, int dzo,
+                              int n, int c) {
+        rows(n, c, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int zr = zo + r * c, dr = dzo + r * c;
+                float max = rowMax(z, zr, c);
+                float sum = expShiftSum(z, zr, dz, dr, c, max);
+                float scale = dl[dlo + r] / sum;
+                affineRow(dz, dr, dz, dr, c, scale, -eps / c * dl[dlo + r]);
+                dz[dr + labels[r]] -= (1f - eps) * dl[dlo + r];
+            }
+        });
+    }
+}
