@@ -4,9 +4,10 @@ import java.util.List;
 
 /**
  * The one list of primitive ops every backend implements. Ops write into caller-supplied outputs so steady-state
- * loops allocate nothing; outputs must be contiguous and must not alias inputs unless an op says so. Inputs may be
- * any view (strided, transposed, sliced) unless an op says otherwise. Every tensor passed must belong to this
- * backend: mixing backends is an error naming the op.
+ * loops allocate nothing; outputs must be contiguous and must not alias inputs, except that the elementwise ops
+ * ({@code unary}, {@code unaryBackward}, {@code binary}, {@code affine}) may write over an input of the output's own
+ * shape and layout (in place). Inputs may be any view (strided, transposed, sliced) unless an op says otherwise.
+ * Every tensor passed must belong to this backend: mixing backends is an error naming the op.
  *
  * <p>{@code ReferenceBackend} implements every op with plain loops and is the oracle other backends are tested
  * against.

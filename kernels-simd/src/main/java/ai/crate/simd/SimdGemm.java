@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Batched SGEMM, C = α·op(A)·op(B) + β·C, in the BLIS loop order: B is packed into KC×NR micro-panels (zero
  * padded), A is read in place through its (row, column) strides — so transposed flags and transposed views cost
- * nothing — and a register-blocked micro-kernel keeps an MR × NR tile of C (4 rows × 4 vectors = 16 accumulators)
+ * nothing — and a register-blocked micro-kernel keeps an MR × NR tile of C (6 rows × 4 vectors = 24 accumulators)
  * in registers across the KC loop. Column tails use 2- and 1-vector kernels with masked stores, row tails a
  * 1-row kernel, so no size has to be a multiple of the lane count.
  *
@@ -19,11 +19,11 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdGemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    static final int MR = 4;
+    static final int MR = 6;
     static final int NR = 4 * L;
-    static final int KC = 256;
-    static final int MC = 192;
-    static final int NC = 1024;
+    static final int KC = Integer.getInteger("crate.gemm.kc", 256);
+    static final int MC = Integer.getInteger("crate.gemm.mc", 192);
+    static final int NC = Integer.getInteger("crate.gemm.nc", 1024);
     /** Below this many flops a GEMM runs on the calling thread: handing off costs more than it saves. */
     static final double PARALLEL_FLOPS = 4e6;
 
@@ -43,21 +43,28 @@ final class SimdGemm {
             for (int p = 0; p < g.batch(); p++) block(alpha, a, b, c, cBase, g, beta, p, 0, m, 0, n);
             return;
         }
-        int want = parallel.threads() * 2;
-        int panels = (n + NR - 1) / NR;
-        int perBatch = g.batch() >= want ? 1 : (want + g.batch() - 1) / g.batch();
-        int nChunks = Math.max(1, Math.min(perBatch, panels));
-        int rowBlocks = (m + MR - 1) / MR;
-        int mChunks = Math.max(1, Math.min((perBatch + nChunks - 1) / nChunks, rowBlocks));
-        int panelsPerChunk = (panels + nChunks - 1) / nChunks;
-        int rowBlocksPerChunk = (rowBlocks + mChunks - 1) / mChunks;
-        int perBatchTasks = nChunks * mChunks;
-        parallel.forEach(g.batch() * perBatchTasks, t -> {
-            int p = t / perBatchTasks, r = t % perBatchTasks;
-            int n0 = (r % nChunks) * panelsPerChunk * NR, n1 = Math.min(n, n0 + panelsPerChunk * NR);
-            int m0 = (r / nChunks) * rowBlocksPerChunk * MR, m1 = Math.min(m, m0 + rowBlocksPerChunk * MR);
-            if (n0 < n1 && m0 < m1) block(alpha, a, b, c, cBase, g, beta, p, m0, m1, n0, n1);
+        int threads = parallel.threads();
+        // Tasks per batch entry: enough that the task count is a multiple of the thread count.
+        int perBatch = threads / gcd(g.batch(), threads);
+        int panels = (n + NR - 1) / NR, rowBlocks = (m + MR - 1) / MR;
+        // Split columns when that balances as well as splitting rows: each task then packs only its own B columns.
+        boolean splitColumns = imbalance(panels, perBatch) <= imbalance(rowBlocks, perBatch);
+        int units = splitColumns ? panels : rowBlocks;
+        int parts = Math.min(perBatch, units);
+        parallel.forEach(g.batch() * parts, t -> {
+            int p = t / parts, r = t % parts;
+            int u0 = (int) ((long) units * r / parts), u1 = (int) ((long) units * (r + 1) / parts);
+            if (splitColumns) block(alpha, a, b, c, cBase, g, beta, p, 0, m, u0 * NR, Math.min(n, u1 * NR));
+            else block(alpha, a, b, c, cBase, g, beta, p, u0 * MR, Math.min(m, u1 * MR), 0, n);
         });
+    }
+
+    private static int gcd(int x, int y) { return y == 0 ? x : gcd(y, x % y); }
+
+    /** Largest share over the mean share when {@code units} equal units are dealt to {@code parts} workers. */
+    private static double imbalance(int units, int parts) {
+        int used = Math.min(units, parts);
+        return (double) ((units + used - 1) / used) * parts / units;
     }
 
     private static void scale(float[] c, int off, int len, float beta) {
@@ -126,15 +133,15 @@ final class SimdGemm {
                              float[] c, int cOff, int ldc, int rows, int w, float alpha, float beta, boolean first) {
         if (rows == MR) {
             if (w > 3 * L) {
-                kernel4x4(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, w, alpha, beta, first);
+                kernel6x4(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, w, alpha, beta, first);
             } else {
                 int done = 0;
                 if (w > L) {
-                    kernel4x2(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, Math.min(w, 2 * L), alpha, beta, first);
+                    kernel6x2(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, Math.min(w, 2 * L), alpha, beta, first);
                     done = 2 * L;
                 }
                 if (w > done) {
-                    kernel4x1(a, aOff, aRow, aCol, bp, bOff + done, kc, c, cOff + done, ldc, w - done,
+                    kernel6x1(a, aOff, aRow, aCol, bp, bOff + done, kc, c, cOff + done, ldc, w - done,
                             alpha, beta, first);
                 }
             }
@@ -161,46 +168,85 @@ final class SimdGemm {
         }
     }
 
-    private static void kernel4x4(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+    private static void kernel6x4(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
                                   float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        int a0 = aOff, a1 = aOff + aRow, a2 = aOff + 2 * aRow, a3 = aOff + 3 * aRow;
-        for (int kk = 0, bi = bOff, ak = 0; kk < kc; kk++, bi += NR, ak += aCol) {
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
-            FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(S, a[a1 + ak]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(S, a[a2 + ak]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(S, a[a3 + ak]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
+        if (aCol == 1) {
+            for (int kk = 0; kk < kc; kk++) {
+                int bi = bOff + kk * NR, ak = kk;
+                FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+                FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+                FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+                FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+                FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
+                c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
+                x = FloatVector.broadcast(S, a[a1 + ak]);
+                c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
+                x = FloatVector.broadcast(S, a[a2 + ak]);
+                c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
+                x = FloatVector.broadcast(S, a[a3 + ak]);
+                c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+                x = FloatVector.broadcast(S, a[a4 + ak]);
+                c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
+                x = FloatVector.broadcast(S, a[a5 + ak]);
+                c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
+            }
+        } else {
+            for (int kk = 0; kk < kc; kk++) {
+                int bi = bOff + kk * NR, ak = kk * aCol;
+                FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+                FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+                FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+                FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+                FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
+                c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
+                x = FloatVector.broadcast(S, a[a1 + ak]);
+                c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
+                x = FloatVector.broadcast(S, a[a2 + ak]);
+                c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
+                x = FloatVector.broadcast(S, a[a3 + ak]);
+                c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+                x = FloatVector.broadcast(S, a[a4 + ak]);
+                c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
+                x = FloatVector.broadcast(S, a[a5 + ak]);
+                c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
+            }
         }
-        int r0 = cOff, r1 = cOff + ldc, r2 = cOff + 2 * ldc, r3 = cOff + 3 * ldc;
-        store(c00, c, r0, w, alpha, beta, first); store(c01, c, r0 + L, w - L, alpha, beta, first);
-        store(c02, c, r0 + 2 * L, w - 2 * L, alpha, beta, first); store(c03, c, r0 + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c10, c, r1, w, alpha, beta, first); store(c11, c, r1 + L, w - L, alpha, beta, first);
-        store(c12, c, r1 + 2 * L, w - 2 * L, alpha, beta, first); store(c13, c, r1 + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c20, c, r2, w, alpha, beta, first); store(c21, c, r2 + L, w - L, alpha, beta, first);
-        store(c22, c, r2 + 2 * L, w - 2 * L, alpha, beta, first); store(c23, c, r2 + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c30, c, r3, w, alpha, beta, first); store(c31, c, r3 + L, w - L, alpha, beta, first);
-        store(c32, c, r3 + 2 * L, w - 2 * L, alpha, beta, first); store(c33, c, r3 + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c00, c, cOff + 0 * ldc, w, alpha, beta, first);
+        store(c01, c, cOff + 0 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c02, c, cOff + 0 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c03, c, cOff + 0 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c10, c, cOff + 1 * ldc, w, alpha, beta, first);
+        store(c11, c, cOff + 1 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c12, c, cOff + 1 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c13, c, cOff + 1 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
+        store(c21, c, cOff + 2 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c22, c, cOff + 2 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c23, c, cOff + 2 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
+        store(c31, c, cOff + 3 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c32, c, cOff + 3 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c33, c, cOff + 3 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c40, c, cOff + 4 * ldc, w, alpha, beta, first);
+        store(c41, c, cOff + 4 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c42, c, cOff + 4 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c43, c, cOff + 4 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
+        store(c50, c, cOff + 5 * ldc, w, alpha, beta, first);
+        store(c51, c, cOff + 5 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c52, c, cOff + 5 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
+        store(c53, c, cOff + 5 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
     }
 
-    private static void kernel4x2(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+    private static void kernel6x2(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
                                   float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00;
-        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        int a0 = aOff, a1 = aOff + aRow, a2 = aOff + 2 * aRow, a3 = aOff + 3 * aRow;
-        for (int kk = 0, bi = bOff, ak = 0; kk < kc; kk++, bi += NR, ak += aCol) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bOff + kk * NR, ak = kk * aCol;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
             FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
             x = FloatVector.broadcast(S, a[a1 + ak]);
@@ -209,30 +255,51 @@ final class SimdGemm {
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
             x = FloatVector.broadcast(S, a[a3 + ak]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, a[a4 + ak]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, a[a5 + ak]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
-        store(c00, c, cOff, w, alpha, beta, first); store(c01, c, cOff + L, w - L, alpha, beta, first);
-        store(c10, c, cOff + ldc, w, alpha, beta, first); store(c11, c, cOff + ldc + L, w - L, alpha, beta, first);
+        store(c00, c, cOff + 0 * ldc, w, alpha, beta, first);
+        store(c01, c, cOff + 0 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c10, c, cOff + 1 * ldc, w, alpha, beta, first);
+        store(c11, c, cOff + 1 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
         store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
-        store(c21, c, cOff + 2 * ldc + L, w - L, alpha, beta, first);
+        store(c21, c, cOff + 2 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
         store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
-        store(c31, c, cOff + 3 * ldc + L, w - L, alpha, beta, first);
+        store(c31, c, cOff + 3 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c40, c, cOff + 4 * ldc, w, alpha, beta, first);
+        store(c41, c, cOff + 4 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        store(c50, c, cOff + 5 * ldc, w, alpha, beta, first);
+        store(c51, c, cOff + 5 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
     }
 
-    private static void kernel4x1(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
+    private static void kernel6x1(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
                                   float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-        int a0 = aOff, a1 = aOff + aRow, a2 = aOff + 2 * aRow, a3 = aOff + 3 * aRow;
-        for (int kk = 0, bi = bOff, ak = 0; kk < kc; kk++, bi += NR, ak += aCol) {
+        FloatVector c00 = FloatVector.zero(S), c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
+        int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bOff + kk * NR, ak = kk * aCol;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            c0 = FloatVector.broadcast(S, a[a0 + ak]).fma(b0, c0);
-            c1 = FloatVector.broadcast(S, a[a1 + ak]).fma(b0, c1);
-            c2 = FloatVector.broadcast(S, a[a2 + ak]).fma(b0, c2);
-            c3 = FloatVector.broadcast(S, a[a3 + ak]).fma(b0, c3);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
+            c00 = x.fma(b0, c00);
+            x = FloatVector.broadcast(S, a[a1 + ak]);
+            c10 = x.fma(b0, c10);
+            x = FloatVector.broadcast(S, a[a2 + ak]);
+            c20 = x.fma(b0, c20);
+            x = FloatVector.broadcast(S, a[a3 + ak]);
+            c30 = x.fma(b0, c30);
+            x = FloatVector.broadcast(S, a[a4 + ak]);
+            c40 = x.fma(b0, c40);
+            x = FloatVector.broadcast(S, a[a5 + ak]);
+            c50 = x.fma(b0, c50);
         }
-        store(c0, c, cOff, w, alpha, beta, first);
-        store(c1, c, cOff + ldc, w, alpha, beta, first);
-        store(c2, c, cOff + 2 * ldc, w, alpha, beta, first);
-        store(c3, c, cOff + 3 * ldc, w, alpha, beta, first);
+        store(c00, c, cOff + 0 * ldc, w, alpha, beta, first);
+        store(c10, c, cOff + 1 * ldc, w, alpha, beta, first);
+        store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
+        store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
+        store(c40, c, cOff + 4 * ldc, w, alpha, beta, first);
+        store(c50, c, cOff + 5 * ldc, w, alpha, beta, first);
     }
 
     private static void kernel1x4(float[] a, int aOff, int aCol, float[] bp, int bOff, int kc,
