@@ -1,0 +1,233 @@
+package ai.crate.autograd;
+
+import ai.crate.engine.Backend;
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.Tensor;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A node of the computation graph: a value {@link Tensor}, and for results of ops that need gradients, the op's
+ * parents and {@link BackwardRule}. Leaves are made with {@link #parameter} (requires grad) or {@link #constant};
+ * op results with {@link #fromOp}, which is also how to define a custom op:
+ * <pre>{@code
+ * // y = x², with its gradient rule dx = dy · 2x
+ * Tensor y = backend.empty(x.shape());
+ * backend.unary(UnaryOp.SQUARE, x.value(), y);
+ * Variable out = Variable.fromOp("square", y, List.of(x), (dy, needs) -> {
+ *     Tensor dx = backend.empty(x.shape());
+ *     backend.unaryBackward(UnaryOp.SQUARE, x.value(), dy, dx);
+ *     return new Tensor[] {dx};
+ * });
+ * }</pre>
+ *
+ * <p>As in PyTorch, {@link #backward} keeps gradients only on leaves that require grad; intermediate gradients are
+ * dropped as soon as they have been passed on. Backward rules read the values saved at forward time, so modifying a
+ * value in place between forward and backward gives wrong gradients. Not thread-safe.
+ */
+public final class Variable {
+    private final Tensor value;
+    private final boolean requiresGrad;
+    private final String op;
+    private final List<Variable> parents;
+    private final BackwardRule rule;
+    private Tensor grad;
+
+    private Variable(Tensor value, boolean requiresGrad, String op, List<Variable> parents, BackwardRule rule) {
+        this.value = value;
+        this.requiresGrad = requiresGrad;
+        this.op = op;
+        this.parents = parents;
+        this.rule = rule;
+    }
+
+    /** A leaf whose gradient {@link #backward} accumulates: a weight, or an input to differentiate by. */
+    public static Variable parameter(Tensor value) {
+        return new Variable(value, true, "parameter", List.of(), null);
+    }
+
+    /** A leaf that needs no gradient: data, labels, fixed tensors. */
+    public static Variable constant(Tensor value) {
+        return new Variable(value, false, "constant", List.of(), null);
+    }
+
+    /**
+     * The result of op {@code op}: {@code value} computed from {@code parents}, with the rule that sends its gradient
+     * back to them. Records a node only when recording is on ({@link Autograd#isGradEnabled()}) and some parent
+     * requires grad; otherwise the result is a constant and {@code rule} is dropped.
+     *
+     * @throws IllegalArgumentException if the value and the parents are not all on one backend
+     */
+    public static Variable fromOp(String op, Tensor value, List<Variable> parents, BackwardRule rule) {
+        Objects.requireNonNull(rule, "rule");
+        List<Variable> inputs = List.copyOf(parents);
+        requireSameBackend(op, value, inputs);
+        boolean record = Autograd.isGradEnabled() && inputs.stream().anyMatch(Variable::requiresGrad);
+        return record ? new Variable(value, true, op, inputs, rule) : new Variable(value, false, op, List.of(), null);
+    }
+
+    static void requireSameBackend(String op, Tensor value, List<Variable> inputs) {
+        for (Variable v : inputs) {
+            if (v.value.backend() != value.backend()) {
+                throw new IllegalArgumentException(op + ": mixes backends: input " + v.value + " is on '"
+                        + v.value.backend().name() + "' but " + value + " is on '" + value.backend().name()
+                        + "' (distinct backend instances); move tensors with tensor.to(backend)");
+            }
+        }
+    }
+
+    public Tensor value() { return value; }
+
+    /** The accumulated gradient, shaped like the value; null before any backward reached it or after zeroGrad. */
+    public Tensor grad() { return grad; }
+
+    public boolean requiresGrad() { return requiresGrad; }
+
+    /** True for parameters, constants and op results that recorded no node. */
+    public boolean isLeaf() { return rule == null; }
+
+    /** The op that produced this variable, or "parameter" / "constant" for leaves made directly. */
+    public String op() { return op; }
+
+    /** The inputs of the recorded op; empty for leaves. */
+    public List<Variable> parents() { return parents; }
+
+    public int[] shape() { return value.shape(); }
+
+    public Backend backend() { return value.backend(); }
+
+    /** Forgets the accumulated gradient (sets it to null, so the next backward starts afresh). */
+    public void zeroGrad() { grad = null; }
+
+    /**
+     * Backpropagates from this one-element variable, typically a loss: seeds its gradient with 1.
+     *
+     * @throws IllegalStateException if the value has more than one element (use {@link #backward(Tensor)}) or this
+     *                               variable does not require grad
+     */
+    public void backward() {
+        if (value.size() != 1) {
+            throw new IllegalStateException("backward() needs a one-element output, but '" + op + "' has shape "
+                    + Arrays.toString(value.shape()) + "; pass the output's gradient with backward(seed)");
+        }
+        Tensor one = value.backend().empty(value.shape());
+        value.backend().fill(one, 1f);
+        backward(one);
+    }
+
+    /**
+     * Backpropagates {@code seed}, the gradient of some scalar with respect to this variable, accumulating
+     * (adding) into the {@link #grad()} of every parameter this variable depends on. Runs in reverse topological
+     * order with an explicit stack, so graph depth is limited by memory, not by the thread's stack.
+     *
+     * @throws IllegalArgumentException if {@code seed} differs in shape or backend from the value
+     * @throws IllegalStateException    if this variable does not require grad, or a backward rule returns a
+     *                                  gradient of the wrong shape or count
+     */
+    public void backward(Tensor seed) {
+        if (!requiresGrad) {
+            throw new IllegalStateException("backward: '" + op + "' does not require grad (a constant, a result of"
+                    + " constants only, or computed inside Autograd.noGrad())");
+        }
+        if (seed.backend() != value.backend()) {
+            throw new IllegalArgumentException("backward: seed " + seed + " is on backend '" + seed.backend().name()
+                    + "' but the output " + value + " is on '" + value.backend().name() + "'");
+        }
+        if (!Arrays.equals(seed.shape(), value.shape())) {
+            throw new IllegalArgumentException("backward: seed shape " + Arrays.toString(seed.shape())
+                    + " differs from output shape " + Arrays.toString(value.shape()));
+        }
+        List<Variable> order = topologicalOrder();
+        Map<Variable, Tensor> pending = new IdentityHashMap<>();
+        pending.put(this, seed);
+        for (int i = order.size() - 1; i >= 0; i--) {
+            Variable v = order.get(i);
+            Tensor g = pending.remove(v);
+            if (g == null) continue;
+            if (v.isLeaf()) {
+                v.accumulate(g);
+            } else {
+                v.propagate(g, pending);
+            }
+        }
+    }
+
+    /** Variables reachable through parents that require grad, every parent before its children. */
+    private List<Variable> topologicalOrder() {
+        List<Variable> order = new ArrayList<>();
+        Set<Variable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        // Iterative post-order DFS: each frame is a variable and the index of its next parent to visit.
+        Deque<Variable> stack = new ArrayDeque<>();
+        Deque<int[]> next = new ArrayDeque<>();
+        stack.push(this);
+        next.push(new int[1]);
+        seen.add(this);
+        while (!stack.isEmpty()) {
+            Variable v = stack.peek();
+            int[] k = next.peek();
+            if (k[0] < v.parents.size()) {
+                Variable p = v.parents.get(k[0]++);
+                if (p.requiresGrad && seen.add(p)) {
+                    stack.push(p);
+                    next.push(new int[1]);
+                }
+            } else {
+                order.add(stack.pop());
+                next.pop();
+            }
+        }
+        return order;
+    }
+
+    private void propagate(Tensor g, Map<Variable, Tensor> pending) {
+        boolean[] needs = new boolean[parents.size()];
+        for (int i = 0; i < needs.length; i++) needs[i] = parents.get(i).requiresGrad;
+        Tensor[] grads = rule.gradients(g, needs);
+        if (grads == null || grads.length != parents.size()) {
+            throw new IllegalStateException("backward of '" + op + "' returned "
+                    + (grads == null ? "null" : grads.length + " gradients") + " for " + parents.size() + " parents");
+        }
+        for (int i = 0; i < grads.length; i++) {
+            Variable p = parents.get(i);
+            Tensor gi = grads[i];
+            if (!needs[i] || gi == null) continue;
+            if (gi.backend() != value.backend() || !Arrays.equals(gi.shape(), p.value.shape())) {
+                throw new IllegalStateException("backward of '" + op + "': gradient for parent " + i + " is " + gi
+                        + " on '" + gi.backend().name() + "', expected shape " + Arrays.toString(p.value.shape())
+                        + " on '" + value.backend().name() + "'");
+            }
+            pending.merge(p, gi, Variable::sum);
+        }
+    }
+
+    /** grad += g into a fresh, contiguous tensor this variable owns (g may be a view shared with other nodes). */
+    private void accumulate(Tensor g) {
+        if (grad == null) {
+            grad = g.backend().empty(g.shape());
+            g.backend().copy(g, grad);
+        } else {
+            grad = sum(grad, g);
+        }
+    }
+
+    /** a + b in a new tensor: never in place, since gradients in flight may be views of one another. */
+    private static Tensor sum(Tensor a, Tensor b) {
+        Tensor out = a.backend().empty(a.shape());
+        a.backend().binary(BinaryOp.ADD, a, b, out);
+        return out;
+    }
+
+    @Override
+    public String toString() {
+        return "Variable(" + op + ", " + value + (requiresGrad ? ", requiresGrad" : "") + ")";
+    }
+}
