@@ -13,8 +13,11 @@ public final class OpChecks {
     public static void sameBackend(String op, Backend backend, Tensor... tensors) {
         for (Tensor t : tensors) {
             if (t.backend() != backend) {
-                throw new IllegalArgumentException(op + ": " + t + " belongs to backend '" + t.backend().name()
-                        + "', not '" + backend.name() + "'; move it with tensor.to(backend)");
+                String owner = t.backend().name().equals(backend.name())
+                        ? "another '" + backend.name() + "' backend instance"
+                        : "backend '" + t.backend().name() + "'";
+                throw new IllegalArgumentException(op + ": " + t + " belongs to " + owner + ", not this '"
+                        + backend.name() + "' backend; move it with tensor.to(backend)");
             }
         }
     }
@@ -76,6 +79,26 @@ public final class OpChecks {
         }
         Shapes.requireSameShape(op, x, "x", out, "output");
         for (Tensor t : new Tensor[] {out, mean, rstd}) contiguous(op, "outputs", t);
+    }
+
+    public static void layerNormBackward(String op, Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
+                                         Tensor dx, Tensor dgamma, Tensor dbeta) {
+        Shapes.requireRankAtLeast(op, "x", x, 1);
+        int c = x.dim(-1);
+        Shapes.requireSameShape(op, x, "x", dy, "dy");
+        Shapes.requireSameShape(op, x, "x", dx, "dx");
+        Shapes.requireShape(op, "gamma", gamma, c);
+        Shapes.requireShape(op, "dgamma", dgamma, c);
+        Shapes.requireShape(op, "dbeta", dbeta, c);
+        long rows = x.size() / Math.max(c, 1);
+        if (mean.size() != rows || rstd.size() != rows) {
+            throw new IllegalArgumentException(op + ": mean " + Arrays.toString(mean.shape()) + " and rstd "
+                    + Arrays.toString(rstd.shape()) + " must hold one value per row (" + rows + ") of x "
+                    + Arrays.toString(x.shape()));
+        }
+        contiguous(op, "dx", dx);
+        contiguous(op, "dgamma", dgamma);
+        contiguous(op, "dbeta", dbeta);
     }
 
     public static void crossEntropy(String op, Tensor logits, int[] labels, Tensor perRow) {

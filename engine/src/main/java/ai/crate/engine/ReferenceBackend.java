@@ -75,6 +75,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
+        OpChecks.sameBackend("unary " + op, this, x, out);
         OpChecks.elementwise("unary " + op, x, out);
         float[] xs = toArray(x), o = data("unary", out);
         for (int i = 0; i < xs.length; i++) o[(int) out.offset() + i] = (float) ScalarMath.apply(op, xs[i]);
@@ -82,6 +83,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void unaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx) {
+        OpChecks.sameBackend("unaryBackward " + op, this, x, dy, dx);
         OpChecks.elementwise("unaryBackward " + op, x, dx);
         Shapes.requireSameShape("unaryBackward " + op, x, "x", dy, "dy");
         float[] xs = toArray(x), dys = toArray(dy), o = data("unaryBackward", dx);
@@ -105,6 +107,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void affine(Tensor x, float scale, float shift, Tensor out) {
+        OpChecks.sameBackend("affine", this, x, out);
         OpChecks.elementwise("affine", x, out);
         float[] xs = toArray(x), o = data("affine", out);
         for (int i = 0; i < xs.length; i++) o[(int) out.offset() + i] = (float) ((double) xs[i] * scale + shift);
@@ -114,6 +117,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void reduce(ReduceOp op, Tensor x, int axis, Tensor out) {
+        OpChecks.sameBackend("reduce " + op, this, x, out);
         int ax = OpChecks.reduce("reduce " + op, x, axis, out);
         float[] xs = toArray(x), o = data("reduce", out);
         int[] shape = x.shape();
@@ -140,6 +144,7 @@ public final class ReferenceBackend extends CpuBackend {
     public void logSoftmax(Tensor x, Tensor out) { softmaxRows("logSoftmax", x, out, true); }
 
     private void softmaxRows(String op, Tensor x, Tensor out, boolean log) {
+        OpChecks.sameBackend(op, this, x, out);
         int c = OpChecks.rows(op, x, out);
         float[] xs = toArray(x), o = data(op, out);
         int base = (int) out.offset();
@@ -157,6 +162,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+        OpChecks.sameBackend("softmaxBackward", this, y, dy, dx);
         int c = OpChecks.rows("softmaxBackward", y, dx);
         Shapes.requireSameShape("softmaxBackward", y, "y", dy, "dy");
         float[] ys = toArray(y), dys = toArray(dy), o = data("softmaxBackward", dx);
@@ -171,6 +177,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+        OpChecks.sameBackend("logSoftmaxBackward", this, y, dy, dx);
         int c = OpChecks.rows("logSoftmaxBackward", y, dx);
         Shapes.requireSameShape("logSoftmaxBackward", y, "y", dy, "dy");
         float[] ys = toArray(y), dys = toArray(dy), o = data("logSoftmaxBackward", dx);
@@ -187,6 +194,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor mean, Tensor rstd) {
+        OpChecks.sameBackend("layerNorm", this, x, gamma, beta, out, mean, rstd);
         OpChecks.layerNorm("layerNorm", x, gamma, beta, out, mean, rstd);
         float[] xs = toArray(x), g = toArray(gamma), bt = toArray(beta);
         float[] o = data("layerNorm", out), mu = data("layerNorm", mean), rs = data("layerNorm", rstd);
@@ -210,9 +218,8 @@ public final class ReferenceBackend extends CpuBackend {
     @Override
     public void layerNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
                                   Tensor dx, Tensor dgamma, Tensor dbeta) {
-        OpChecks.layerNorm("layerNormBackward", x, gamma, dgamma, dx, mean, rstd);
-        Shapes.requireSameShape("layerNormBackward", x, "x", dy, "dy");
-        Shapes.requireShape("layerNormBackward", "dbeta", dbeta, x.dim(-1));
+        OpChecks.sameBackend("layerNormBackward", this, dy, x, gamma, mean, rstd, dx, dgamma, dbeta);
+        OpChecks.layerNormBackward("layerNormBackward", dy, x, gamma, mean, rstd, dx, dgamma, dbeta);
         float[] xs = toArray(x), dys = toArray(dy), g = toArray(gamma), mu = toArray(mean), rs = toArray(rstd);
         float[] o = data("layerNormBackward", dx);
         int c = x.dim(-1);
@@ -245,6 +252,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void crossEntropy(Tensor logits, int[] labels, float smoothing, Tensor losses) {
+        OpChecks.sameBackend("crossEntropy", this, logits, losses);
         OpChecks.crossEntropy("crossEntropy", logits, labels, losses);
         OpChecks.smoothing("crossEntropy", smoothing);
         OpChecks.contiguous("crossEntropy", "losses", losses);
@@ -265,6 +273,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void crossEntropyBackward(Tensor logits, int[] labels, float smoothing, Tensor dlosses, Tensor dlogits) {
+        OpChecks.sameBackend("crossEntropyBackward", this, logits, dlosses, dlogits);
         OpChecks.crossEntropy("crossEntropyBackward", logits, labels, dlosses);
         OpChecks.smoothing("crossEntropyBackward", smoothing);
         OpChecks.elementwise("crossEntropyBackward", logits, dlogits);
@@ -287,6 +296,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void gather(Tensor x, int axis, int[] index, Tensor out) {
+        OpChecks.sameBackend("gather", this, x, out);
         int ax = OpChecks.gather("gather", x, axis, index, out);
         OpChecks.contiguous("gather", "output", out);
         float[] xs = toArray(x), o = data("gather", out);
@@ -305,6 +315,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void scatterAdd(Tensor src, int axis, int[] index, Tensor out) {
+        OpChecks.sameBackend("scatterAdd", this, src, out);
         int ax = OpChecks.gather("scatterAdd", out, axis, index, src);
         OpChecks.contiguous("scatterAdd", "output", out);
         float[] s = toArray(src), o = data("scatterAdd", out);
@@ -323,6 +334,8 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void concat(List<Tensor> xs, int axis, Tensor out) {
+        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
+        OpChecks.sameBackend("concat", this, out);
         int ax = OpChecks.concat("concat", xs, axis, out);
         int at = 0;
         for (Tensor x : xs) {
@@ -333,6 +346,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void slice(Tensor x, int axis, int start, Tensor out) {
+        OpChecks.sameBackend("slice", this, x, out);
         int ax = OpChecks.slice("slice", x, axis, start, out);
         OpChecks.contiguous("slice", "output", out);
         copy(x.slice(ax, start, start + out.dim(ax)), out);

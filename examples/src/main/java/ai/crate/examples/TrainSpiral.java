@@ -26,8 +26,17 @@ public final class TrainSpiral {
     public static void main(String[] args) {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 600;
         int hidden = args.length > 1 ? Integer.parseInt(args[1]) : 64;
+        float accuracy = train(steps, hidden, true);
+        if (accuracy < 0.9f) {
+            System.err.printf("training accuracy %.3f is below 0.9: something is wrong%n", accuracy);
+            System.exit(1);
+        }
+    }
+
+    /** Trains and returns the final training accuracy; prints progress when {@code verbose}. */
+    static float train(int steps, int hidden, boolean verbose) {
         Backend be = Backends.getDefault();
-        System.out.println("backend: " + be.name());
+        if (verbose) System.out.println("backend: " + be.name());
 
         int n = CLASSES * POINTS_PER_CLASS;
         float[] xy = new float[n * 2];
@@ -49,14 +58,15 @@ public final class TrainSpiral {
             Autograd.zeroGrad(params);
             loss.backward();
             for (Variable p : params) sgdStep(be, p, learningRate);
-            if (step == 1 || step % 100 == 0 || step == steps) {
+            if (verbose && (step == 1 || step % 100 == 0 || step == steps)) {
                 System.out.printf("step %4d  loss %.4f  accuracy %.3f%n", step, loss.value().item(),
                         accuracy(x, labels, w1, b1, w2, b2));
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         float acc = accuracy(x, labels, w1, b1, w2, b2);
-        System.out.printf("trained %d steps in %.2f s; final training accuracy %.3f%n", steps, seconds, acc);
+        if (verbose) System.out.printf("trained %d steps in %.2f s; final training accuracy %.3f%n", steps, seconds, acc);
+        return acc;
     }
 
     /** p ← p − lr·∇p, in place (elementwise ops may write over their input). */

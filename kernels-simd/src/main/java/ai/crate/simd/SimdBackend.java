@@ -46,12 +46,14 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void fill(Tensor out, float value) {
+        OpChecks.sameBackend("fill", this, out);
         OpChecks.contiguous("fill", "output", out);
         elementwise.fill(data("fill", out), (int) out.offset(), (int) out.size(), value);
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        OpChecks.sameBackend("copy", this, src, dst);
         Shapes.requireSameShape("copy", src, "source", dst, "destination");
         SimdIndexing.copy(data("copy", src), src, data("copy", dst), dst);
     }
@@ -81,6 +83,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
+        OpChecks.sameBackend("unary " + op, this, x, out);
         OpChecks.elementwise("unary " + op, x, out);
         Tensor xc = x.contiguous();
         elementwise.unary(op, data("unary", xc), (int) xc.offset(), data("unary", out), (int) out.offset(),
@@ -89,6 +92,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void unaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx) {
+        OpChecks.sameBackend("unaryBackward " + op, this, x, dy, dx);
         OpChecks.elementwise("unaryBackward " + op, x, dx);
         Shapes.requireSameShape("unaryBackward " + op, x, "x", dy, "dy");
         Tensor xc = x.contiguous(), dyc = dy.contiguous();
@@ -105,6 +109,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void affine(Tensor x, float scale, float shift, Tensor out) {
+        OpChecks.sameBackend("affine", this, x, out);
         OpChecks.elementwise("affine", x, out);
         Tensor xc = x.contiguous();
         elementwise.affine(data("affine", xc), (int) xc.offset(), data("affine", out), (int) out.offset(),
@@ -115,6 +120,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void reduce(ReduceOp op, Tensor x, int axis, Tensor out) {
+        OpChecks.sameBackend("reduce " + op, this, x, out);
         int ax = OpChecks.reduce("reduce " + op, x, axis, out);
         Tensor xc = x.contiguous();
         int[] s = x.shape();
@@ -124,6 +130,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void softmax(Tensor x, Tensor out) {
+        OpChecks.sameBackend("softmax", this, x, out);
         int c = OpChecks.rows("softmax", x, out);
         Tensor xc = x.contiguous();
         rows.softmax(data("softmax", xc), (int) xc.offset(), data("softmax", out), (int) out.offset(),
@@ -132,6 +139,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void logSoftmax(Tensor x, Tensor out) {
+        OpChecks.sameBackend("logSoftmax", this, x, out);
         int c = OpChecks.rows("logSoftmax", x, out);
         Tensor xc = x.contiguous();
         rows.softmax(data("logSoftmax", xc), (int) xc.offset(), data("logSoftmax", out), (int) out.offset(),
@@ -149,6 +157,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     }
 
     private void softmaxBackward(String op, Tensor y, Tensor dy, Tensor dx, boolean log) {
+        OpChecks.sameBackend(op, this, y, dy, dx);
         int c = OpChecks.rows(op, y, dx);
         Shapes.requireSameShape(op, y, "y", dy, "dy");
         Tensor yc = y.contiguous(), dyc = dy.contiguous();
@@ -158,6 +167,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor mean, Tensor rstd) {
+        OpChecks.sameBackend("layerNorm", this, x, gamma, beta, out, mean, rstd);
         OpChecks.layerNorm("layerNorm", x, gamma, beta, out, mean, rstd);
         Tensor xc = x.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
         int c = x.dim(-1);
@@ -171,11 +181,8 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     public void layerNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
                                   Tensor dx, Tensor dgamma, Tensor dbeta) {
         String op = "layerNormBackward";
-        OpChecks.layerNorm(op, x, gamma, dgamma, dx, mean, rstd);
-        Shapes.requireSameShape(op, x, "x", dy, "dy");
-        Shapes.requireShape(op, "dbeta", dbeta, x.dim(-1));
-        OpChecks.contiguous(op, "dgamma", dgamma);
-        OpChecks.contiguous(op, "dbeta", dbeta);
+        OpChecks.sameBackend(op, this, dy, x, gamma, mean, rstd, dx, dgamma, dbeta);
+        OpChecks.layerNormBackward(op, dy, x, gamma, mean, rstd, dx, dgamma, dbeta);
         Tensor xc = x.contiguous(), dyc = dy.contiguous(), g = gamma.contiguous();
         Tensor mc = mean.contiguous(), rc = rstd.contiguous();
         int c = x.dim(-1);
@@ -187,6 +194,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void crossEntropy(Tensor logits, int[] labels, float smoothing, Tensor losses) {
+        OpChecks.sameBackend("crossEntropy", this, logits, losses);
         OpChecks.crossEntropy("crossEntropy", logits, labels, losses);
         OpChecks.smoothing("crossEntropy", smoothing);
         OpChecks.contiguous("crossEntropy", "losses", losses);
@@ -198,6 +206,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     @Override
     public void crossEntropyBackward(Tensor logits, int[] labels, float smoothing, Tensor dlosses, Tensor dlogits) {
         String op = "crossEntropyBackward";
+        OpChecks.sameBackend(op, this, logits, dlosses, dlogits);
         OpChecks.crossEntropy(op, logits, labels, dlosses);
         OpChecks.smoothing(op, smoothing);
         OpChecks.elementwise(op, logits, dlogits);
@@ -212,6 +221,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void gather(Tensor x, int axis, int[] index, Tensor out) {
+        OpChecks.sameBackend("gather", this, x, out);
         int ax = OpChecks.gather("gather", x, axis, index, out);
         OpChecks.contiguous("gather", "output", out);
         Tensor xc = x.contiguous();
@@ -222,6 +232,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void scatterAdd(Tensor src, int axis, int[] index, Tensor out) {
+        OpChecks.sameBackend("scatterAdd", this, src, out);
         int ax = OpChecks.gather("scatterAdd", out, axis, index, src);
         OpChecks.contiguous("scatterAdd", "output", out);
         Tensor sc = src.contiguous();
@@ -232,6 +243,8 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void concat(List<Tensor> xs, int axis, Tensor out) {
+        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
+        OpChecks.sameBackend("concat", this, out);
         int ax = OpChecks.concat("concat", xs, axis, out);
         int at = 0;
         for (Tensor x : xs) {
@@ -242,6 +255,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     @Override
     public void slice(Tensor x, int axis, int start, Tensor out) {
+        OpChecks.sameBackend("slice", this, x, out);
         int ax = OpChecks.slice("slice", x, axis, start, out);
         OpChecks.contiguous("slice", "output", out);
         copy(x.slice(ax, start, start + out.dim(ax)), out);
