@@ -21,14 +21,15 @@ final class SimdGemm {
     private static final int L = S.length();
     static final int MR = 6;
     static final int NR = 4 * L;
-    static final int KC = Integer.getInteger("crate.gemm.kc", 256);
-    static final int MC = Integer.getInteger("crate.gemm.mc", 192);
-    static final int NC = Integer.getInteger("crate.gemm.nc", 1024);
+    static final int KC = 384;
+    static final int MC = 192;
+    static final int NC = 1024;
     /** Below this many flops a GEMM runs on the calling thread: handing off costs more than it saves. */
     static final double PARALLEL_FLOPS = 4e6;
 
     private final Parallel parallel;
     private final ThreadLocal<float[]> packed = ThreadLocal.withInitial(() -> new float[KC * NC]);
+    private final ThreadLocal<float[]> tiles = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
     SimdGemm(Parallel parallel) { this.parallel = parallel; }
 
@@ -80,14 +81,16 @@ final class SimdGemm {
     /** C[p][m0:m1, n0:n1] for one batch entry. */
     private void block(float alpha, float[] a, float[] b, float[] c, int cBase, Layout.Gemm g, float beta,
                        int p, int m0, int m1, int n0, int n1) {
-        float[] bp = packed.get();
+        float[] bp = packed.get(), tile = tiles.get();
         int n = g.n(), k = g.k();
         int ao = (int) g.aOffsets()[p], bo = (int) g.bOffsets()[p], co = (int) g.cOffset(cBase, p);
         int aRow = g.aRowStride(), aCol = g.aColStride();
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            // Equal k-blocks of at most KC: fewer passes over C than a short last block would need.
+            int kBlocks = (k + KC - 1) / KC, kStep = (k + kBlocks - 1) / kBlocks;
+            for (int pc = 0; pc < k; pc += kStep) {
+                int kc = Math.min(kStep, k - pc);
                 packB(b, bo + pc * g.bRowStride() + jc * g.bColStride(), g.bRowStride(), g.bColStride(), kc, nc, bp);
                 boolean first = pc == 0;
                 for (int ic = m0; ic < m1; ic += MC) {
@@ -99,7 +102,7 @@ final class SimdGemm {
                             int rows = Math.min(MR, mc - ir);
                             int aOff = ao + (ic + ir) * aRow + pc * aCol;
                             int cOff = co + (ic + ir) * n + jc + jr;
-                            tile(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, n, rows, w, alpha, beta, first);
+                            tile(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, n, rows, w, alpha, beta, first, tile);
                         }
                     }
                 }
@@ -130,117 +133,104 @@ final class SimdGemm {
 
     /** Computes one rows × w tile (rows ≤ MR, w ≤ NR) with the widest kernels that fit. */
     private static void tile(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
-                             float[] c, int cOff, int ldc, int rows, int w, float alpha, float beta, boolean first) {
+                             float[] c, int cOff, int ldc, int rows, int w, float alpha, float beta, boolean first,
+                             float[] tile) {
         if (rows == MR) {
             if (w > 3 * L) {
-                kernel6x4(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, w, alpha, beta, first);
+                kernel6x4(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, w, alpha, beta, first, tile);
             } else {
                 int done = 0;
                 if (w > L) {
-                    kernel6x2(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, Math.min(w, 2 * L), alpha, beta, first);
+                    kernel6x2(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, Math.min(w, 2 * L), alpha, beta,
+                            first, tile);
                     done = 2 * L;
                 }
                 if (w > done) {
                     kernel6x1(a, aOff, aRow, aCol, bp, bOff + done, kc, c, cOff + done, ldc, w - done,
-                            alpha, beta, first);
+                            alpha, beta, first, tile);
                 }
             }
         } else {
             for (int r = 0; r < rows; r++) {
-                kernel1x4(a, aOff + r * aRow, aCol, bp, bOff, kc, c, cOff + r * ldc, w, alpha, beta, first);
+                kernel1x4(a, aOff + r * aRow, aCol, bp, bOff, kc, c, cOff + r * ldc, w, alpha, beta, first, tile);
             }
         }
     }
 
-    /** Writes α·acc (+ β·C on the first k-block, + C on later ones) into C[off, off + width). */
-    private static void store(FloatVector acc, float[] c, int off, int width, float alpha, float beta, boolean first) {
-        if (width <= 0) return;
-        FloatVector r = acc.mul(alpha);
-        if (width >= L) {
-            if (!first) r = r.add(FloatVector.fromArray(S, c, off));
-            else if (beta != 0f) r = FloatVector.fromArray(S, c, off).mul(beta).add(r);
-            r.intoArray(c, off);
-        } else {
-            VectorMask<Float> mask = S.indexInRange(0, width);
-            if (!first) r = r.add(FloatVector.fromArray(S, c, off, mask));
-            else if (beta != 0f) r = FloatVector.fromArray(S, c, off, mask).mul(beta).add(r);
-            r.intoArray(c, off, mask);
+    /**
+     * Writes a kernel's accumulators (rows × vectors, spilled row-major to {@code tile}) into C: α·acc, plus β·C on
+     * the first k-block or plus C on later ones; the last vector of a row is masked to width w. The kernels hand
+     * their registers over through {@code tile} rather than as arguments so no vector is ever boxed.
+     */
+    private static void update(float[] tile, int rows, int vectors, float[] c, int cOff, int ldc, int w,
+                               float alpha, float beta, boolean first) {
+        for (int r = 0; r < rows; r++) {
+            for (int v = 0; v < vectors; v++) {
+                int width = w - v * L, off = cOff + r * ldc + v * L;
+                if (width <= 0) break;
+                FloatVector acc = FloatVector.fromArray(S, tile, (r * vectors + v) * L).mul(alpha);
+                VectorMask<Float> mask = S.indexInRange(0, Math.min(width, L));
+                if (!first) acc = acc.add(FloatVector.fromArray(S, c, off, mask));
+                else if (beta != 0f) acc = FloatVector.fromArray(S, c, off, mask).mul(beta).add(acc);
+                acc.intoArray(c, off, mask);
+            }
         }
     }
 
     private static void kernel6x4(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
-                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
+                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first,
+                                  float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
         int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
-        if (aCol == 1) {
-            for (int kk = 0; kk < kc; kk++) {
-                int bi = bOff + kk * NR, ak = kk;
-                FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-                FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-                FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-                FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
-                FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
-                c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-                x = FloatVector.broadcast(S, a[a1 + ak]);
-                c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-                x = FloatVector.broadcast(S, a[a2 + ak]);
-                c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-                x = FloatVector.broadcast(S, a[a3 + ak]);
-                c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
-                x = FloatVector.broadcast(S, a[a4 + ak]);
-                c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
-                x = FloatVector.broadcast(S, a[a5 + ak]);
-                c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
-            }
-        } else {
-            for (int kk = 0; kk < kc; kk++) {
-                int bi = bOff + kk * NR, ak = kk * aCol;
-                FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-                FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
-                FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-                FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
-                FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
-                c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-                x = FloatVector.broadcast(S, a[a1 + ak]);
-                c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-                x = FloatVector.broadcast(S, a[a2 + ak]);
-                c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-                x = FloatVector.broadcast(S, a[a3 + ak]);
-                c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
-                x = FloatVector.broadcast(S, a[a4 + ak]);
-                c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
-                x = FloatVector.broadcast(S, a[a5 + ak]);
-                c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
-            }
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bOff + kk * NR, ak = kk * aCol;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(S, a[a1 + ak]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(S, a[a2 + ak]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(S, a[a3 + ak]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+            x = FloatVector.broadcast(S, a[a4 + ak]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
+            x = FloatVector.broadcast(S, a[a5 + ak]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
-        store(c00, c, cOff + 0 * ldc, w, alpha, beta, first);
-        store(c01, c, cOff + 0 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c02, c, cOff + 0 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c03, c, cOff + 0 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c10, c, cOff + 1 * ldc, w, alpha, beta, first);
-        store(c11, c, cOff + 1 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c12, c, cOff + 1 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c13, c, cOff + 1 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
-        store(c21, c, cOff + 2 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c22, c, cOff + 2 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c23, c, cOff + 2 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
-        store(c31, c, cOff + 3 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c32, c, cOff + 3 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c33, c, cOff + 3 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c40, c, cOff + 4 * ldc, w, alpha, beta, first);
-        store(c41, c, cOff + 4 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c42, c, cOff + 4 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c43, c, cOff + 4 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
-        store(c50, c, cOff + 5 * ldc, w, alpha, beta, first);
-        store(c51, c, cOff + 5 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c52, c, cOff + 5 * ldc + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c53, c, cOff + 5 * ldc + 3 * L, w - 3 * L, alpha, beta, first);
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, 1 * L);
+        c02.intoArray(tile, 2 * L);
+        c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, 4 * L);
+        c11.intoArray(tile, 5 * L);
+        c12.intoArray(tile, 6 * L);
+        c13.intoArray(tile, 7 * L);
+        c20.intoArray(tile, 8 * L);
+        c21.intoArray(tile, 9 * L);
+        c22.intoArray(tile, 10 * L);
+        c23.intoArray(tile, 11 * L);
+        c30.intoArray(tile, 12 * L);
+        c31.intoArray(tile, 13 * L);
+        c32.intoArray(tile, 14 * L);
+        c33.intoArray(tile, 15 * L);
+        c40.intoArray(tile, 16 * L);
+        c41.intoArray(tile, 17 * L);
+        c42.intoArray(tile, 18 * L);
+        c43.intoArray(tile, 19 * L);
+        c50.intoArray(tile, 20 * L);
+        c51.intoArray(tile, 21 * L);
+        c52.intoArray(tile, 22 * L);
+        c53.intoArray(tile, 23 * L);
+        update(tile, 6, 4, c, cOff, ldc, w, alpha, beta, first);
     }
 
     private static void kernel6x2(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
-                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
+                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first,
+                                  float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
         for (int kk = 0; kk < kc; kk++) {
@@ -260,22 +250,24 @@ final class SimdGemm {
             x = FloatVector.broadcast(S, a[a5 + ak]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
-        store(c00, c, cOff + 0 * ldc, w, alpha, beta, first);
-        store(c01, c, cOff + 0 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c10, c, cOff + 1 * ldc, w, alpha, beta, first);
-        store(c11, c, cOff + 1 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
-        store(c21, c, cOff + 2 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
-        store(c31, c, cOff + 3 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c40, c, cOff + 4 * ldc, w, alpha, beta, first);
-        store(c41, c, cOff + 4 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
-        store(c50, c, cOff + 5 * ldc, w, alpha, beta, first);
-        store(c51, c, cOff + 5 * ldc + 1 * L, w - 1 * L, alpha, beta, first);
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, 1 * L);
+        c10.intoArray(tile, 2 * L);
+        c11.intoArray(tile, 3 * L);
+        c20.intoArray(tile, 4 * L);
+        c21.intoArray(tile, 5 * L);
+        c30.intoArray(tile, 6 * L);
+        c31.intoArray(tile, 7 * L);
+        c40.intoArray(tile, 8 * L);
+        c41.intoArray(tile, 9 * L);
+        c50.intoArray(tile, 10 * L);
+        c51.intoArray(tile, 11 * L);
+        update(tile, 6, 2, c, cOff, ldc, w, alpha, beta, first);
     }
 
     private static void kernel6x1(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
-                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first) {
+                                  float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first,
+                                  float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
         int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
         for (int kk = 0; kk < kc; kk++) {
@@ -294,16 +286,17 @@ final class SimdGemm {
             x = FloatVector.broadcast(S, a[a5 + ak]);
             c50 = x.fma(b0, c50);
         }
-        store(c00, c, cOff + 0 * ldc, w, alpha, beta, first);
-        store(c10, c, cOff + 1 * ldc, w, alpha, beta, first);
-        store(c20, c, cOff + 2 * ldc, w, alpha, beta, first);
-        store(c30, c, cOff + 3 * ldc, w, alpha, beta, first);
-        store(c40, c, cOff + 4 * ldc, w, alpha, beta, first);
-        store(c50, c, cOff + 5 * ldc, w, alpha, beta, first);
+        c00.intoArray(tile, 0);
+        c10.intoArray(tile, 1 * L);
+        c20.intoArray(tile, 2 * L);
+        c30.intoArray(tile, 3 * L);
+        c40.intoArray(tile, 4 * L);
+        c50.intoArray(tile, 5 * L);
+        update(tile, 6, 1, c, cOff, ldc, w, alpha, beta, first);
     }
 
     private static void kernel1x4(float[] a, int aOff, int aCol, float[] bp, int bOff, int kc,
-                                  float[] c, int cOff, int w, float alpha, float beta, boolean first) {
+                                  float[] c, int cOff, int w, float alpha, float beta, boolean first, float[] tile) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
         for (int kk = 0, bi = bOff, ak = aOff; kk < kc; kk++, bi += NR, ak += aCol) {
             FloatVector x = FloatVector.broadcast(S, a[ak]);
@@ -312,9 +305,10 @@ final class SimdGemm {
             c2 = x.fma(FloatVector.fromArray(S, bp, bi + 2 * L), c2);
             c3 = x.fma(FloatVector.fromArray(S, bp, bi + 3 * L), c3);
         }
-        store(c0, c, cOff, w, alpha, beta, first);
-        store(c1, c, cOff + L, w - L, alpha, beta, first);
-        store(c2, c, cOff + 2 * L, w - 2 * L, alpha, beta, first);
-        store(c3, c, cOff + 3 * L, w - 3 * L, alpha, beta, first);
+        c0.intoArray(tile, 0);
+        c1.intoArray(tile, L);
+        c2.intoArray(tile, 2 * L);
+        c3.intoArray(tile, 3 * L);
+        update(tile, 1, 4, c, cOff, 0, w, alpha, beta, first);
     }
 }
