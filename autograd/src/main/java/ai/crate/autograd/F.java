@@ -210,7 +210,7 @@ public final class F {
         Tensor xv = x.value();
         Backend be = xv.backend();
         int[] shape = xv.shape();
-        int ax = Shapes.axis(axis, shape.length, name);
+        int ax = Shapes.axis(axis, shape, name);
         int len = shape[ax];
         Tensor out = be.empty(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
         be.reduce(op, xv, ax, out);
@@ -227,7 +227,7 @@ public final class F {
         Tensor xv = x.value();
         Backend be = xv.backend();
         int[] shape = xv.shape();
-        int ax = Shapes.axis(axis, shape.length, "max");
+        int ax = Shapes.axis(axis, shape, "max");
         Tensor out = be.empty(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
         be.reduce(ReduceOp.MAX, xv, ax, out);
         return Variable.fromOp("max", out, List.of(x), (dy, needs) -> {
@@ -332,7 +332,7 @@ public final class F {
         Tensor xv = x.value();
         Backend be = xv.backend();
         int[] shape = xv.shape();
-        int ax = Shapes.axis(axis, shape.length, "gather");
+        int ax = Shapes.axis(axis, shape, "gather");
         int outer = Layout.outer(shape, ax);
         if (outer == 0 || index.length % outer != 0) {
             throw new IllegalArgumentException("gather: " + index.length + " indices do not divide evenly over the "
@@ -355,7 +355,7 @@ public final class F {
         if (xs.isEmpty()) throw new IllegalArgumentException("concat: no inputs");
         Backend be = backend("concat", xs.toArray(Variable[]::new));
         int[] shape = xs.getFirst().shape();
-        int ax = Shapes.axis(axis, shape.length, "concat");
+        int ax = Shapes.axis(axis, shape, "concat");
         List<Tensor> values = new ArrayList<>();
         int[] sizes = new int[xs.size()];
         int total = 0;
@@ -385,7 +385,7 @@ public final class F {
         Tensor xv = x.value();
         Backend be = xv.backend();
         int[] shape = xv.shape();
-        int ax = Shapes.axis(axis, shape.length, "slice");
+        int ax = Shapes.axis(axis, shape, "slice");
         if (start < 0 || end > shape[ax] || start > end) {
             throw new IllegalArgumentException("slice: range [" + start + ", " + end + ") out of bounds for axis "
                     + ax + " of shape " + Arrays.toString(shape));

@@ -26,6 +26,15 @@ public final class CounterRandom {
         return (bits(seed, i) >>> 40) * 0x1.0p-24f;
     }
 
+    /**
+     * Uniform in [low, high): low + (high − low)·u rounded as two float operations (every backend must round the same
+     * way), then kept below high, which the rounding can reach when u is close to 1.
+     */
+    public static float uniform(long seed, long i, float low, float high) {
+        float v = low + (high - low) * uniform(seed, i);
+        return v < high ? v : Math.nextDown(high);
+    }
+
     /** Standard normal at index i by Box–Muller over the uniforms at counters 2i and 2i+1. */
     public static float normal(long seed, long i) {
         double u1 = 1.0 - uniform(seed, 2 * i);       // (0, 1]: log stays finite

@@ -47,7 +47,7 @@ public final class OpChecks {
 
     /** Returns the normalised axis. */
     public static int reduce(String op, Tensor x, int axis, Tensor out) {
-        int a = Shapes.axis(axis, x.rank(), op);
+        int a = Shapes.axis(axis, x.shape(), op);
         int[] shape = x.shape();
         if (!Arrays.equals(out.shape(), Shapes.drop(shape, a)) && !Arrays.equals(out.shape(), Shapes.keep(shape, a))) {
             throw new IllegalArgumentException(op + ": output shape " + Arrays.toString(out.shape())
@@ -130,7 +130,7 @@ public final class OpChecks {
      * gathered one. Returns the normalised axis.
      */
     public static int gather(String op, Tensor big, int axis, int[] index, Tensor small) {
-        int a = Shapes.axis(axis, big.rank(), op);
+        int a = Shapes.axis(axis, big.shape(), op);
         int[] bs = big.shape(), ss = small.shape();
         boolean ok = bs.length == ss.length;
         for (int i = 0; ok && i < bs.length; i++) ok = i == a || bs[i] == ss[i];
@@ -155,7 +155,7 @@ public final class OpChecks {
     /** Returns the normalised axis. */
     public static int concat(String op, List<Tensor> xs, int axis, Tensor out) {
         if (xs.isEmpty()) throw new IllegalArgumentException(op + ": no inputs");
-        int a = Shapes.axis(axis, out.rank(), op);
+        int a = Shapes.axis(axis, out.shape(), op);
         int[] os = out.shape();
         long total = 0;
         for (Tensor x : xs) {
@@ -178,7 +178,7 @@ public final class OpChecks {
 
     /** Returns the normalised axis. */
     public static int slice(String op, Tensor x, int axis, int start, Tensor out) {
-        int a = Shapes.axis(axis, x.rank(), op);
+        int a = Shapes.axis(axis, x.shape(), op);
         int[] xs = x.shape(), os = out.shape();
         boolean ok = xs.length == os.length;
         for (int i = 0; ok && i < xs.length; i++) ok = i == a || xs[i] == os[i];

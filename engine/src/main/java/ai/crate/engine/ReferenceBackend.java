@@ -35,9 +35,7 @@ public final class ReferenceBackend extends CpuBackend {
     public void randomUniform(Tensor out, long seed, float low, float high) {
         float[] o = data("randomUniform", out);
         OpChecks.contiguous("randomUniform", "output", out);
-        for (int i = 0; i < out.size(); i++) {
-            o[(int) out.offset() + i] = low + (high - low) * CounterRandom.uniform(seed, i);
-        }
+        for (int i = 0; i < out.size(); i++) o[(int) out.offset() + i] = CounterRandom.uniform(seed, i, low, high);
     }
 
     @Override

@@ -23,6 +23,23 @@ public final class ScalarMath {
         return Math.copySign(Math.min(r, 1.0), x);
     }
 
+    /**
+     * erfc(z) with relative precision everywhere: 1 − erf(z) below z = 2 (where erfc ≥ 0.0047, so the subtraction
+     * loses under 3 digits of 16), and the continued fraction erfc(z) = e^(−z²)/√π · 1/(z + ½/(z + 1/(z + 3⁄2/…)))
+     * above, which 60 terms resolve to double precision for z ≥ 2.
+     */
+    public static double erfc(double z) {
+        if (z < 2.0) return 1.0 - erf(z);
+        double f = z;
+        for (int n = 60; n >= 1; n--) f = z + (n / 2.0) / f;
+        return Math.exp(-z * z) / (Math.sqrt(Math.PI) * f);
+    }
+
+    /** Φ(x), the standard normal CDF, by erfc on the negative side so the left tail keeps relative precision. */
+    public static double normalCdf(double x) {
+        return x < 0 ? 0.5 * erfc(-x * SQRT_HALF) : 0.5 * (1.0 + erf(x * SQRT_HALF));
+    }
+
     public static double apply(UnaryOp op, double x) {
         return switch (op) {
             case NEG -> -x;
@@ -35,7 +52,7 @@ public final class ScalarMath {
             case SQUARE -> x * x;
             case RECIPROCAL -> 1.0 / x;
             case RELU -> x > 0 ? x : 0.0;
-            case GELU -> 0.5 * x * (1.0 + erf(x * SQRT_HALF));
+            case GELU -> x * normalCdf(x);
         };
     }
 
@@ -52,7 +69,7 @@ public final class ScalarMath {
             case SQUARE -> 2.0 * x;
             case RECIPROCAL -> -1.0 / (x * x);
             case RELU -> x > 0 ? 1.0 : 0.0;
-            case GELU -> 0.5 * (1.0 + erf(x * SQRT_HALF)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+            case GELU -> normalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
         };
     }
 

@@ -28,11 +28,12 @@ public final class Shapes {
         return strides;
     }
 
-    /** Normalises a possibly negative axis; {@code op} names the caller in the error. */
-    public static int axis(int axis, int rank, String op) {
-        int a = axis < 0 ? axis + rank : axis;
-        if (a < 0 || a >= rank) {
-            throw new IllegalArgumentException(op + ": axis " + axis + " out of range for rank " + rank);
+    /** Normalises a possibly negative axis of a tensor of {@code shape}; the error names op, axis and shape. */
+    public static int axis(int axis, int[] shape, String op) {
+        int a = axis < 0 ? axis + shape.length : axis;
+        if (a < 0 || a >= shape.length) {
+            throw new IllegalArgumentException(op + ": axis " + axis + " out of range for shape "
+                    + Arrays.toString(shape));
         }
         return a;
     }

@@ -45,9 +45,9 @@ public final class Tensor {
     public int rank() { return shape.length; }
 
     /** Size of dimension {@code axis}; negative axes count from the end. */
-    public int dim(int axis) { return shape[Shapes.axis(axis, shape.length, "dim")]; }
+    public int dim(int axis) { return shape[Shapes.axis(axis, shape, "dim")]; }
 
-    public int stride(int axis) { return strides[Shapes.axis(axis, shape.length, "stride")]; }
+    public int stride(int axis) { return strides[Shapes.axis(axis, shape, "stride")]; }
 
     public long size() { return size; }
 
@@ -78,8 +78,8 @@ public final class Tensor {
 
     /** A view swapping two dimensions (no copy). */
     public Tensor transpose(int axisA, int axisB) {
-        int a = Shapes.axis(axisA, shape.length, "transpose");
-        int b = Shapes.axis(axisB, shape.length, "transpose");
+        int a = Shapes.axis(axisA, shape, "transpose");
+        int b = Shapes.axis(axisB, shape, "transpose");
         int[] s = shape.clone();
         int[] st = strides.clone();
         s[a] = shape[b]; s[b] = shape[a];
@@ -89,7 +89,7 @@ public final class Tensor {
 
     /** A view of indices [start, end) along {@code axis} (no copy). */
     public Tensor slice(int axis, int start, int end) {
-        int a = Shapes.axis(axis, shape.length, "slice");
+        int a = Shapes.axis(axis, shape, "slice");
         if (start < 0 || end > shape[a] || start > end) {
             throw new IllegalArgumentException("slice: range [" + start + ", " + end + ") out of bounds for axis "
                     + a + " of shape " + Arrays.toString(shape));

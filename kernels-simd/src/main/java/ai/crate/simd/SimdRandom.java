@@ -34,11 +34,12 @@ final class SimdRandom {
     }
 
     static void uniform(Parallel parallel, float[] o, int oo, int n, long seed, float low, float high) {
-        float range = high - low;
+        float range = high - low, below = Math.nextDown(high);
         chunks(parallel, n, (s, e) -> {
             for (int i = s; i < e; i += N) {
                 VectorMask<Float> m = FS.indexInRange(i, e);
-                uniform(seed, i, 1).fma(range, low).intoArray(o, oo + i, m);
+                // Multiply then add, two roundings, exactly as CounterRandom.uniform(seed, i, low, high) does.
+                uniform(seed, i, 1).mul(range).add(low).min(below).intoArray(o, oo + i, m);
             }
         });
     }
