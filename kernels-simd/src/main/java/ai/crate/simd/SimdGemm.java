@@ -201,6 +201,34 @@ final class SimdGemm {
             x = FloatVector.broadcast(S, a[a5 + ak]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
+        if (first && beta == 0f && w == 4 * L) {
+            // The common case, one k-block and full width: registers go straight to C.
+            c00.mul(alpha).intoArray(c, cOff);
+            c01.mul(alpha).intoArray(c, cOff + 1 * L);
+            c02.mul(alpha).intoArray(c, cOff + 2 * L);
+            c03.mul(alpha).intoArray(c, cOff + 3 * L);
+            c10.mul(alpha).intoArray(c, cOff + 1 * ldc);
+            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + 1 * L);
+            c12.mul(alpha).intoArray(c, cOff + 1 * ldc + 2 * L);
+            c13.mul(alpha).intoArray(c, cOff + 1 * ldc + 3 * L);
+            c20.mul(alpha).intoArray(c, cOff + 2 * ldc);
+            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + 1 * L);
+            c22.mul(alpha).intoArray(c, cOff + 2 * ldc + 2 * L);
+            c23.mul(alpha).intoArray(c, cOff + 2 * ldc + 3 * L);
+            c30.mul(alpha).intoArray(c, cOff + 3 * ldc);
+            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + 1 * L);
+            c32.mul(alpha).intoArray(c, cOff + 3 * ldc + 2 * L);
+            c33.mul(alpha).intoArray(c, cOff + 3 * ldc + 3 * L);
+            c40.mul(alpha).intoArray(c, cOff + 4 * ldc);
+            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + 1 * L);
+            c42.mul(alpha).intoArray(c, cOff + 4 * ldc + 2 * L);
+            c43.mul(alpha).intoArray(c, cOff + 4 * ldc + 3 * L);
+            c50.mul(alpha).intoArray(c, cOff + 5 * ldc);
+            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + 1 * L);
+            c52.mul(alpha).intoArray(c, cOff + 5 * ldc + 2 * L);
+            c53.mul(alpha).intoArray(c, cOff + 5 * ldc + 3 * L);
+            return;
+        }
         c00.intoArray(tile, 0);
         c01.intoArray(tile, 1 * L);
         c02.intoArray(tile, 2 * L);
@@ -249,6 +277,22 @@ final class SimdGemm {
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
             x = FloatVector.broadcast(S, a[a5 + ak]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        if (first && beta == 0f && w == 2 * L) {
+            // The common case, one k-block and full width: registers go straight to C.
+            c00.mul(alpha).intoArray(c, cOff);
+            c01.mul(alpha).intoArray(c, cOff + 1 * L);
+            c10.mul(alpha).intoArray(c, cOff + 1 * ldc);
+            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + 1 * L);
+            c20.mul(alpha).intoArray(c, cOff + 2 * ldc);
+            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + 1 * L);
+            c30.mul(alpha).intoArray(c, cOff + 3 * ldc);
+            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + 1 * L);
+            c40.mul(alpha).intoArray(c, cOff + 4 * ldc);
+            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + 1 * L);
+            c50.mul(alpha).intoArray(c, cOff + 5 * ldc);
+            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + 1 * L);
+            return;
         }
         c00.intoArray(tile, 0);
         c01.intoArray(tile, 1 * L);
