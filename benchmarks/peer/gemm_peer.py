@@ -5,13 +5,15 @@ Run with Debian's python3 and python3-torch (CPU, OpenBLAS), with OPENBLAS_CORET
 OpenBLAS picks its AVX-512 kernels:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 benchmarks/peer/gemm_peer.py --threads 2
 Prints one line per shape: shape, threads, median and best GFLOP/s over the timed repetitions.
+
+Threads: OpenBLAS keeps its own pool, sized by OPENBLAS_NUM_THREADS when the library loads; torch.bmm may also split
+the batch across ATen's threads. --split blas (default) gives OpenBLAS all the threads and ATen one; --split batch
+gives ATen the threads and OpenBLAS one, which suits many small matrices. The caller runs both and keeps the better.
 """
 import argparse
 import json
 import os
 import time
-
-import torch
 
 DEFAULT_SHAPES = ["256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048",
                   "1x3200x384x384", "1x12800x384x384", "1x6400x768x768", "96x200x64x200", "96x200x200x64"]
@@ -47,20 +49,27 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per shape")
+    p.add_argument("--split", choices=["blas", "batch"], default="blas",
+                   help="give the threads to OpenBLAS (blas) or to ATen's batch loop (batch)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("shapes", nargs="*", default=DEFAULT_SHAPES)
     args = p.parse_args()
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             raise SystemExit(f"{var} is set: OpenBLAS would not use its AVX-512 kernels; unset it for this command")
-    torch.set_num_threads(args.threads)
+    blas_threads, aten_threads = (args.threads, 1) if args.split == "blas" else (1, args.threads)
+    os.environ["OPENBLAS_NUM_THREADS"] = str(blas_threads)  # read when libopenblas loads, i.e. at import torch
+    global torch
+    import torch
+    torch.set_num_threads(aten_threads)
     for shape in args.shapes:
         median, best = measure(shape, args.seconds)
         if args.json:
             print(json.dumps({"shape": shape, "threads": args.threads, "median_gflops": round(median, 1),
-                              "best_gflops": round(best, 1), "peer": "torch-" + torch.__version__ + "/OpenBLAS"}))
+                              "best_gflops": round(best, 1), "split": args.split,
+                              "peer": "torch-" + torch.__version__ + "/OpenBLAS"}))
         else:
-            print(f"{shape:>16}  threads={args.threads}  median {median:7.1f}  best {best:7.1f} GFLOP/s")
+            print(f"{shape:>16}  threads={args.threads} ({args.split})  median {median:7.1f}  best {best:7.1f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -158,8 +158,8 @@ final class SimdGemm {
     }
 
     /**
-     * Writes a kernel's accumulators (rows × vectors, spilled row-major to {@code tile}) into C: α·acc, plus β·C on
-     * the first k-block or plus C on later ones; the last vector of a row is masked to width w. The kernels hand
+     * Writes a kernel's accumulators (rows × vectors, spilled row-major to {@code tile}) into C: α·acc, plus β·C
+     * on the first k-block or plus C on later ones; the last vector of a row is masked to width w. The kernels hand
      * their registers over through {@code tile} rather than as arguments so no vector is ever boxed.
      */
     private static void update(float[] tile, int rows, int vectors, float[] c, int cOff, int ldc, int w,
@@ -180,12 +180,18 @@ final class SimdGemm {
     private static void kernel6x4(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
                                   float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first,
                                   float[] tile) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
-        int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        FloatVector c40 = c00, c41 = c00, c42 = c00, c43 = c00;
+        FloatVector c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        int a0 = aOff, a1 = aOff + 1 * aRow, a2 = aOff + 2 * aRow,
+                a3 = aOff + 3 * aRow, a4 = aOff + 4 * aRow, a5 = aOff + 5 * aRow;
         for (int kk = 0; kk < kc; kk++) {
             int bi = bOff + kk * NR, ak = kk * aCol;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
             FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
             FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
             FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
@@ -204,27 +210,27 @@ final class SimdGemm {
         if (first && beta == 0f && w == 4 * L) {
             // The common case, one k-block and full width: registers go straight to C.
             c00.mul(alpha).intoArray(c, cOff);
-            c01.mul(alpha).intoArray(c, cOff + 1 * L);
+            c01.mul(alpha).intoArray(c, cOff + L);
             c02.mul(alpha).intoArray(c, cOff + 2 * L);
             c03.mul(alpha).intoArray(c, cOff + 3 * L);
             c10.mul(alpha).intoArray(c, cOff + 1 * ldc);
-            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + 1 * L);
+            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + L);
             c12.mul(alpha).intoArray(c, cOff + 1 * ldc + 2 * L);
             c13.mul(alpha).intoArray(c, cOff + 1 * ldc + 3 * L);
             c20.mul(alpha).intoArray(c, cOff + 2 * ldc);
-            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + 1 * L);
+            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + L);
             c22.mul(alpha).intoArray(c, cOff + 2 * ldc + 2 * L);
             c23.mul(alpha).intoArray(c, cOff + 2 * ldc + 3 * L);
             c30.mul(alpha).intoArray(c, cOff + 3 * ldc);
-            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + 1 * L);
+            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + L);
             c32.mul(alpha).intoArray(c, cOff + 3 * ldc + 2 * L);
             c33.mul(alpha).intoArray(c, cOff + 3 * ldc + 3 * L);
             c40.mul(alpha).intoArray(c, cOff + 4 * ldc);
-            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + 1 * L);
+            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + L);
             c42.mul(alpha).intoArray(c, cOff + 4 * ldc + 2 * L);
             c43.mul(alpha).intoArray(c, cOff + 4 * ldc + 3 * L);
             c50.mul(alpha).intoArray(c, cOff + 5 * ldc);
-            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + 1 * L);
+            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + L);
             c52.mul(alpha).intoArray(c, cOff + 5 * ldc + 2 * L);
             c53.mul(alpha).intoArray(c, cOff + 5 * ldc + 3 * L);
             return;
@@ -259,12 +265,18 @@ final class SimdGemm {
     private static void kernel6x2(float[] a, int aOff, int aRow, int aCol, float[] bp, int bOff, int kc,
                                   float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first,
                                   float[] tile) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
+        FloatVector c00 = FloatVector.zero(S), c01 = c00;
+        FloatVector c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00;
+        FloatVector c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00;
+        int a0 = aOff, a1 = aOff + 1 * aRow, a2 = aOff + 2 * aRow,
+                a3 = aOff + 3 * aRow, a4 = aOff + 4 * aRow, a5 = aOff + 5 * aRow;
         for (int kk = 0; kk < kc; kk++) {
             int bi = bOff + kk * NR, ak = kk * aCol;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + 1 * L);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
             FloatVector x = FloatVector.broadcast(S, a[a0 + ak]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
             x = FloatVector.broadcast(S, a[a1 + ak]);
@@ -281,17 +293,17 @@ final class SimdGemm {
         if (first && beta == 0f && w == 2 * L) {
             // The common case, one k-block and full width: registers go straight to C.
             c00.mul(alpha).intoArray(c, cOff);
-            c01.mul(alpha).intoArray(c, cOff + 1 * L);
+            c01.mul(alpha).intoArray(c, cOff + L);
             c10.mul(alpha).intoArray(c, cOff + 1 * ldc);
-            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + 1 * L);
+            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + L);
             c20.mul(alpha).intoArray(c, cOff + 2 * ldc);
-            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + 1 * L);
+            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + L);
             c30.mul(alpha).intoArray(c, cOff + 3 * ldc);
-            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + 1 * L);
+            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + L);
             c40.mul(alpha).intoArray(c, cOff + 4 * ldc);
-            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + 1 * L);
+            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + L);
             c50.mul(alpha).intoArray(c, cOff + 5 * ldc);
-            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + 1 * L);
+            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + L);
             return;
         }
         c00.intoArray(tile, 0);
@@ -313,7 +325,8 @@ final class SimdGemm {
                                   float[] c, int cOff, int ldc, int w, float alpha, float beta, boolean first,
                                   float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
-        int a0 = aOff; int a1 = aOff + 1 * aRow; int a2 = aOff + 2 * aRow; int a3 = aOff + 3 * aRow; int a4 = aOff + 4 * aRow; int a5 = aOff + 5 * aRow;
+        int a0 = aOff, a1 = aOff + 1 * aRow, a2 = aOff + 2 * aRow,
+                a3 = aOff + 3 * aRow, a4 = aOff + 4 * aRow, a5 = aOff + 5 * aRow;
         for (int kk = 0; kk < kc; kk++) {
             int bi = bOff + kk * NR, ak = kk * aCol;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);

@@ -40,7 +40,8 @@ final class SimdIndexing {
     }
 
     /** out[p, j, :] = x[p, index[p·dstLen + j], :]. */
-    static void gather(float[] x, int xo, int outer, int srcLen, int inner, int[] index, float[] o, int oo, int dstLen) {
+    static void gather(float[] x, int xo, int outer, int srcLen, int inner, int[] index, float[] o, int oo,
+                       int dstLen) {
         for (int p = 0; p < outer; p++) {
             for (int j = 0; j < dstLen; j++) {
                 int from = index[p * dstLen + j];

@@ -79,7 +79,9 @@ final class SimdRows {
     static float rowDot(float[] a, int ao, float[] b, int bo, int len) {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
-        for (; i <= len - L; i += L) acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
+        for (; i <= len - L; i += L) {
+            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
+        }
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
             acc = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), acc);
@@ -191,7 +193,7 @@ final class SimdRows {
         });
     }
 
-    /** dx = rstd·(dŷ − mean(dŷ) − x̂·mean(dŷ ⊙ x̂)), dŷ = dy ⊙ γ; dγ = Σ dy ⊙ x̂ and dβ = Σ dy over rows. */
+    /** dx = rstd·(dŷ − mean(dŷ) − x̂·mean(dŷ ⊙ x̂)) with dŷ = dy ⊙ γ; dγ = Σ dy ⊙ x̂, dβ = Σ dy over rows. */
     void layerNormBackward(float[] dy, int dyo, float[] x, int xo, float[] g, int go, float[] mean, int mo,
                            float[] rstd, int ro, float[] dx, int dxo, float[] dg, int dgo, float[] db, int dbo,
                            int rows, int c) {
@@ -221,7 +223,8 @@ final class SimdRows {
                 float meanDX = sumDX.reduceLanes(VectorOperators.ADD) / c;
                 for (int i = 0; i < c; i += L) {
                     VectorMask<Float> m = S.indexInRange(i, c);
-                    FloatVector dh = FloatVector.fromArray(S, dy, dr + i, m).mul(FloatVector.fromArray(S, g, go + i, m));
+                    FloatVector dh = FloatVector.fromArray(S, dy, dr + i, m)
+                            .mul(FloatVector.fromArray(S, g, go + i, m));
                     FloatVector xh = FloatVector.fromArray(S, xhat, i, m);
                     dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i, m);
                 }
