@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.util.List;
 import java.util.function.Function;
 
-/** A gradient check, with the default tolerances, of every differentiable op in {@link F} on the reference backend. */
+/** A gradient check, with the default tolerances, of every differentiable op in {@link F} on the backend under test. */
 class OpGradientTest {
 
     private static void check(Function<List<Variable>, Variable> fn, Tensor... inputs) {

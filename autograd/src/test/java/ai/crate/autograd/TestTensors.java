@@ -1,16 +1,20 @@
 package ai.crate.autograd;
 
 import ai.crate.engine.Backend;
-import ai.crate.engine.ReferenceBackend;
+import ai.crate.engine.Backends;
 import ai.crate.engine.Tensor;
 
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 
-/** Seeded random test inputs on the reference backend. */
+/** Seeded random test inputs on the backend under test. */
 final class TestTensors {
-    static final Backend B = new ReferenceBackend();
+    /**
+     * The backend under test: the reference by default; the build runs the gradient checks a second time with
+     * {@code -Dcrate.test.backend=simd} (see this module's pom).
+     */
+    static final Backend B = Backends.get(System.getProperty("crate.test.backend", "reference"));
 
     private TestTensors() {}
 
