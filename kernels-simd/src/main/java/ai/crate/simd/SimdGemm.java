@@ -15,6 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Work is split into independent tasks (batch × row chunks × column chunks); column chunks come first because
  * each task packs only the B columns it uses.
+ *
+ * <p>Measured and rejected (A/B in one JVM on the 2-core Zen 5 machine, see BENCHMARKS.md): packing A into
+ * micro-panels (slower even when A is stored transposed), transposing B through registers with two-source lane
+ * selections (no faster than the scalar packing loop), gathering B columns (slower), and unrolling the k loop by two
+ * (no gain). A 4-row kernel ran as fast as this 6-row one; the 6-row one is kept for its lower load-to-FMA ratio.
  */
 final class SimdGemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

@@ -154,16 +154,36 @@ final class SimdRows {
         rows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int yr = yo + r * c, dr = dyo + r * c, xr = dxo + r * c;
-                float k = log ? rowSum(dy, dr, c) : rowDot(dy, dr, y, yr, c);
-                for (int i = 0; i < c; i += L) {
-                    VectorMask<Float> m = S.indexInRange(i, c);
-                    FloatVector yv = FloatVector.fromArray(S, y, yr + i, m);
-                    FloatVector dyv = FloatVector.fromArray(S, dy, dr + i, m);
-                    FloatVector res = log ? yv.lanewise(VectorOperators.EXP).mul(-k).add(dyv) : dyv.sub(k).mul(yv);
-                    res.intoArray(dx, xr + i, m);
-                }
+                if (log) logSoftmaxBackwardRow(y, yr, dy, dr, dx, xr, c, rowSum(dy, dr, c));
+                else softmaxBackwardRow(y, yr, dy, dr, dx, xr, c, rowDot(dy, dr, y, yr, c));
             }
         });
+    }
+
+    private static void softmaxBackwardRow(float[] y, int yr, float[] dy, int dr, float[] dx, int xr, int c, float dot) {
+        int i = 0;
+        for (; i <= c - L; i += L) {
+            FloatVector.fromArray(S, dy, dr + i).sub(dot).mul(FloatVector.fromArray(S, y, yr + i)).intoArray(dx, xr + i);
+        }
+        if (i < c) {
+            VectorMask<Float> m = S.indexInRange(i, c);
+            FloatVector.fromArray(S, dy, dr + i, m).sub(dot).mul(FloatVector.fromArray(S, y, yr + i, m))
+                    .intoArray(dx, xr + i, m);
+        }
+    }
+
+    private static void logSoftmaxBackwardRow(float[] y, int yr, float[] dy, int dr, float[] dx, int xr, int c,
+                                              float sum) {
+        int i = 0;
+        for (; i <= c - L; i += L) {
+            FloatVector e = FloatVector.fromArray(S, y, yr + i).lanewise(VectorOperators.EXP);
+            e.mul(-sum).add(FloatVector.fromArray(S, dy, dr + i)).intoArray(dx, xr + i);
+        }
+        if (i < c) {
+            VectorMask<Float> m = S.indexInRange(i, c);
+            FloatVector e = FloatVector.fromArray(S, y, yr + i, m).lanewise(VectorOperators.EXP);
+            e.mul(-sum).add(FloatVector.fromArray(S, dy, dr + i, m)).intoArray(dx, xr + i, m);
+        }
     }
 
     // ---- LayerNorm -----------------------------------------------------------------------------------------------
@@ -172,25 +192,46 @@ final class SimdRows {
                    float[] mean, int mo, float[] rstd, int ro, int rows, int c) {
         rows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int xr = xo + r * c, or = oo + r * c;
+                int xr = xo + r * c;
                 float mu = rowSum(x, xr, c) / c;
-                FloatVector acc = FloatVector.zero(S);
-                for (int i = 0; i < c; i += L) {
-                    VectorMask<Float> m = S.indexInRange(i, c);
-                    FloatVector d = FloatVector.fromArray(S, x, xr + i, m).sub(mu);
-                    acc = d.fma(d, acc).blend(acc, m.not());
-                }
-                float inv = (float) (1.0 / Math.sqrt(acc.reduceLanes(VectorOperators.ADD) / c + (double) eps));
-                for (int i = 0; i < c; i += L) {
-                    VectorMask<Float> m = S.indexInRange(i, c);
-                    FloatVector xhat = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
-                    xhat.fma(FloatVector.fromArray(S, g, go + i, m), FloatVector.fromArray(S, b, bo + i, m))
-                            .intoArray(o, or + i, m);
-                }
+                float inv = (float) (1.0 / Math.sqrt(rowSquaredDeviation(x, xr, c, mu) / c + (double) eps));
+                layerNormRow(x, xr, mu, inv, g, go, b, bo, o, oo + r * c, c);
                 mean[mo + r] = mu;
                 rstd[ro + r] = inv;
             }
         });
+    }
+
+    /** Σ (x[i] − mu)², two-pass variance for accuracy. */
+    private static float rowSquaredDeviation(float[] x, int off, int len, float mu) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= len - L; i += L) {
+            FloatVector d = FloatVector.fromArray(S, x, off + i).sub(mu);
+            acc = d.fma(d, acc);
+        }
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            FloatVector d = FloatVector.fromArray(S, x, off + i, m).lanewise(VectorOperators.SUB, mu, m);
+            acc = d.fma(d, acc);                                   // masked-off lanes stay 0
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** o = (x − mu)·inv·γ + β over one row. */
+    private static void layerNormRow(float[] x, int xr, float mu, float inv, float[] g, int go, float[] b, int bo,
+                                     float[] o, int or, int c) {
+        int i = 0;
+        for (; i <= c - L; i += L) {
+            FloatVector xhat = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
+            xhat.fma(FloatVector.fromArray(S, g, go + i), FloatVector.fromArray(S, b, bo + i)).intoArray(o, or + i);
+        }
+        if (i < c) {
+            VectorMask<Float> m = S.indexInRange(i, c);
+            FloatVector xhat = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
+            xhat.fma(FloatVector.fromArray(S, g, go + i, m), FloatVector.fromArray(S, b, bo + i, m))
+                    .intoArray(o, or + i, m);
+        }
     }
 
     /** dx = rstd·(dŷ − mean(dŷ) − x̂·mean(dŷ ⊙ x̂)) with dŷ = dy ⊙ γ; dγ = Σ dy ⊙ x̂, dβ = Σ dy over rows. */
@@ -199,46 +240,58 @@ final class SimdRows {
                            int rows, int c) {
         int parts = (long) rows * c < SimdElementwise.PARALLEL_ELEMENTS ? 1 : Math.min(rows, parallel.threads() * 4);
         int chunk = (rows + parts - 1) / parts;
-        float[][] dgPart = new float[parts][c], dbPart = new float[parts][c];
+        // Per-chunk partial sums of dγ and dβ, padded to whole vectors so every access takes the intrinsic path.
+        int padded = (c + L - 1) / L * L;
+        float[][] dgPart = new float[parts][padded], dbPart = new float[parts][padded];
         parallel.forEach(parts, part -> {
-            int r0 = part * chunk, r1 = Math.min(rows, r0 + chunk);
-            float[] xhat = new float[c];
-            float[] pg = dgPart[part], pb = dbPart[part];
-            for (int r = r0; r < r1; r++) {
-                int xr = xo + r * c, dr = dyo + r * c, outr = dxo + r * c;
-                float mu = mean[mo + r], inv = rstd[ro + r];
-                FloatVector sumD = FloatVector.zero(S), sumDX = FloatVector.zero(S);
-                for (int i = 0; i < c; i += L) {
-                    VectorMask<Float> m = S.indexInRange(i, c);
-                    FloatVector xh = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
-                    FloatVector dyv = FloatVector.fromArray(S, dy, dr + i, m);
-                    FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, go + i, m));
-                    xh.intoArray(xhat, i, m);
-                    sumD = sumD.add(dh, m);
-                    sumDX = dh.fma(xh, sumDX).blend(sumDX, m.not());
-                    xh.fma(dyv, FloatVector.fromArray(S, pg, i, m)).intoArray(pg, i, m);
-                    dyv.add(FloatVector.fromArray(S, pb, i, m)).intoArray(pb, i, m);
-                }
-                float meanD = sumD.reduceLanes(VectorOperators.ADD) / c;
-                float meanDX = sumDX.reduceLanes(VectorOperators.ADD) / c;
-                for (int i = 0; i < c; i += L) {
-                    VectorMask<Float> m = S.indexInRange(i, c);
-                    FloatVector dh = FloatVector.fromArray(S, dy, dr + i, m)
-                            .mul(FloatVector.fromArray(S, g, go + i, m));
-                    FloatVector xh = FloatVector.fromArray(S, xhat, i, m);
-                    dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i, m);
-                }
+            for (int r = part * chunk, end = Math.min(rows, r + chunk); r < end; r++) {
+                layerNormBackwardRow(dy, dyo + r * c, x, xo + r * c, g, go, mean[mo + r], rstd[ro + r],
+                        dx, dxo + r * c, dgPart[part], dbPart[part], c);
             }
         });
         for (int i = 0; i < c; i += L) {
             VectorMask<Float> m = S.indexInRange(i, c);
             FloatVector sg = FloatVector.zero(S), sb = FloatVector.zero(S);
             for (int p = 0; p < parts; p++) {
-                sg = sg.add(FloatVector.fromArray(S, dgPart[p], i, m));
-                sb = sb.add(FloatVector.fromArray(S, dbPart[p], i, m));
+                sg = sg.add(FloatVector.fromArray(S, dgPart[p], i));
+                sb = sb.add(FloatVector.fromArray(S, dbPart[p], i));
             }
             sg.intoArray(dg, dgo + i, m);
             sb.intoArray(db, dbo + i, m);
+        }
+    }
+
+    /** One row of {@link #layerNormBackward}: two passes, x̂ recomputed rather than stored; pg, pb padded. */
+    private static void layerNormBackwardRow(float[] dy, int dr, float[] x, int xr, float[] g, int go, float mu,
+                                             float inv, float[] dx, int outr, float[] pg, float[] pb, int c) {
+        FloatVector sumD = FloatVector.zero(S), sumDX = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= c - L; i += L) {
+            FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
+            FloatVector dyv = FloatVector.fromArray(S, dy, dr + i);
+            FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, go + i));
+            sumD = sumD.add(dh);
+            sumDX = dh.fma(xh, sumDX);
+            xh.fma(dyv, FloatVector.fromArray(S, pg, i)).intoArray(pg, i);
+            dyv.add(FloatVector.fromArray(S, pb, i)).intoArray(pb, i);
+        }
+        if (i < c) {
+            VectorMask<Float> m = S.indexInRange(i, c);
+            FloatVector xh = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
+            FloatVector dyv = FloatVector.fromArray(S, dy, dr + i, m);
+            FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, go + i, m));
+            sumD = sumD.add(dh);                                   // dh is 0 in masked-off lanes
+            sumDX = dh.fma(xh, sumDX);
+            xh.fma(dyv, FloatVector.fromArray(S, pg, i)).intoArray(pg, i);
+            dyv.add(FloatVector.fromArray(S, pb, i)).intoArray(pb, i);
+        }
+        float meanD = sumD.reduceLanes(VectorOperators.ADD) / c;
+        float meanDX = sumDX.reduceLanes(VectorOperators.ADD) / c;
+        for (i = 0; i < c; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, c);
+            FloatVector xh = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
+            FloatVector dh = FloatVector.fromArray(S, dy, dr + i, m).mul(FloatVector.fromArray(S, g, go + i, m));
+            dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i, m);
         }
     }
 
