@@ -2,6 +2,7 @@ package ai.crate.bench;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.BinaryOp;
+import ai.crate.engine.ReduceOp;
 import ai.crate.engine.ReferenceBackend;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
@@ -22,8 +23,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The non-GEMM hot passes of a CRATE step — softmax over attention rows, LayerNorm forward and backward, GELU, a
- * broadcast bias add, cross-entropy — on the reference and SIMD backends: microseconds per call (lower is better).
+ * The non-GEMM hot passes of a CRATE step — softmax over attention rows and its backward, LayerNorm forward and
+ * backward, GELU, a broadcast bias add and its gradient (a column sum), cross-entropy — on the reference and SIMD
+ * backends: microseconds per call (lower is better).
  * Shapes: {@code rows x width}, e.g. 12800x384 (64 images × 200 tokens × 384 channels) or 19200x200 (attention rows).
  */
 @State(Scope.Thread)
@@ -99,6 +101,19 @@ public class RowOpsBenchmark {
     public Tensor softmax() {
         be.softmax(x, dx);
         return dx;
+    }
+
+    @Benchmark
+    public Tensor softmaxBackward() {
+        be.softmaxBackward(y, dy, dx);
+        return dx;
+    }
+
+    /** The bias gradient of a Linear layer: a sum over all rows. */
+    @Benchmark
+    public Tensor sumRows() {
+        be.reduce(ReduceOp.SUM, dy, 0, dbeta);
+        return dbeta;
     }
 
     @Benchmark

@@ -40,21 +40,48 @@ final class SimdRows {
             });
             return;
         }
-        // Reduce along a middle axis: vectors run along the contiguous inner axis.
-        rows(outer, len * inner, (p0, p1) -> {
-            for (int p = p0; p < p1; p++) {
-                int base = xo + p * len * inner;
-                for (int q = 0; q < inner; q += L) {
-                    VectorMask<Float> m = S.indexInRange(q, inner);
-                    FloatVector acc = FloatVector.fromArray(S, x, base + q, m);
-                    for (int j = 1; j < len; j++) {
-                        FloatVector v = FloatVector.fromArray(S, x, base + j * inner + q, m);
-                        acc = max ? acc.max(v) : acc.add(v);
-                    }
-                    acc.mul(scale).intoArray(o, oo + p * inner + q, m);
-                }
+        // Reduce along a middle axis: stream the len rows of each [len, inner] slab, accumulating a padded scratch
+        // row (so every masked access stays inside its array and on the intrinsic path). Slabs and column ranges
+        // are the parallel tasks, so a single slab (the bias gradient: a sum over all rows) still uses every thread.
+        int vectors = (inner + L - 1) / L;
+        int columnChunks = (long) outer * len * inner < SimdElementwise.PARALLEL_ELEMENTS ? 1
+                : Math.max(1, Math.min(vectors, parallel.threads() * 2 / Math.max(outer, 1)));
+        Parallel.RangeBody slabs = (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int p = t / columnChunks, chunk = t % columnChunks;
+                int q0 = vectors * chunk / columnChunks * L;
+                int q1 = Math.min(inner, vectors * (chunk + 1) / columnChunks * L);
+                reduceColumns(max, scale, x, xo + p * len * inner, len, inner, q0, q1, o, oo + p * inner);
             }
-        });
+        };
+        rows(outer * columnChunks, len * inner / columnChunks, slabs);
+    }
+
+    /** o[q] = reduce_j x[base + j·inner + q] for q in [q0, q1), times scale. */
+    private static void reduceColumns(boolean max, float scale, float[] x, int base, int len, int inner, int q0,
+                                      int q1, float[] o, int oo) {
+        int width = q1 - q0, padded = (width + L - 1) / L * L;
+        float[] acc = new float[padded];
+        System.arraycopy(x, base + q0, acc, 0, width);
+        for (int j = 1; j < len; j++) {
+            int row = base + j * inner + q0;
+            int q = 0;
+            for (; q <= width - L; q += L) {
+                FloatVector v = FloatVector.fromArray(S, x, row + q);
+                FloatVector a = FloatVector.fromArray(S, acc, q);
+                (max ? a.max(v) : a.add(v)).intoArray(acc, q);
+            }
+            if (q < width) {
+                VectorMask<Float> m = S.indexInRange(q, width);
+                FloatVector v = FloatVector.fromArray(S, x, row + q, m);
+                FloatVector a = FloatVector.fromArray(S, acc, q);
+                (max ? a.max(v) : a.add(v)).intoArray(acc, q);
+            }
+        }
+        for (int q = 0; q < width; q += L) {
+            VectorMask<Float> m = S.indexInRange(q, width);
+            FloatVector.fromArray(S, acc, q).mul(scale).intoArray(o, oo + q0 + q, m);
+        }
     }
 
     static float rowSum(float[] x, int off, int len) {

@@ -7,10 +7,14 @@ import ai.crate.engine.Backend;
 import ai.crate.engine.BackendContractTest;
 import ai.crate.engine.BackendProvider;
 import ai.crate.engine.Backends;
+import ai.crate.engine.ReduceOp;
+import ai.crate.engine.Shapes;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The shared backend contract run on {@link SimdBackend} against the reference oracle, with GEMM shapes added that
@@ -31,6 +35,24 @@ class SimdBackendTest extends BackendContractTest {
         List<int[]> shapes = new ArrayList<>(super.gemmShapes());
         shapes.addAll(blockedGemmShapes());
         return shapes;
+    }
+
+    /** Reductions big enough for the threaded paths: one slab split by columns, several slabs, long rows. */
+    @ParameterizedTest
+    @EnumSource(ReduceOp.class)
+    void largeReductionsMatchTheOracle(ReduceOp op) {
+        int[][] shapes = {{20000, 33}, {3, 5000, 40}, {70001}, {5000, 41}};
+        for (int[] shape : shapes) {
+            float[] xd = normal(rng("large reduce", op, s(shape)), size(shape), 1.5);
+            Pair x = pair(xd, shape);
+            for (int axis = 0; axis < shape.length; axis++) {
+                Pair out = nans(Shapes.drop(shape, axis));
+                b().reduce(op, x.mine(), axis, out.mine());
+                oracle().reduce(op, x.ref(), axis, out.ref());
+                double[] bound = reduceBounds(op, shape[axis], rms(xd));
+                assertPairClose("reduce " + op + " " + s(shape) + " axis " + axis, out, bound[0], bound[1]);
+            }
+        }
     }
 
     @Test
