@@ -1,8 +1,12 @@
 package ai.crate.engine;
 
 import java.util.Arrays;
+import java.util.List;
 
-/** Storage shared by the CPU backends: a heap {@code float[]} per tensor. Ops are each backend's own. */
+/**
+ * Storage shared by the CPU backends: a heap {@code float[]} per tensor. Ops are each backend's own, except concat
+ * and slice, which are only copies between views and so are written once here on top of each backend's copy.
+ */
 public abstract class CpuBackend implements Backend {
 
     @Override
@@ -37,6 +41,26 @@ public abstract class CpuBackend implements Backend {
         int[] shape = t.shape(), strides = t.strides();
         for (int i = 0; i < n; i++) out[i] = d[(int) (t.offset() + Layout.offsetOf(i, shape, strides))];
         return out;
+    }
+
+    @Override
+    public final void concat(List<Tensor> xs, int axis, Tensor out) {
+        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
+        OpChecks.sameBackend("concat", this, out);
+        int ax = OpChecks.concat("concat", xs, axis, out);
+        int at = 0;
+        for (Tensor x : xs) {
+            copy(x, out.slice(ax, at, at + x.dim(ax)));
+            at += x.dim(ax);
+        }
+    }
+
+    @Override
+    public final void slice(Tensor x, int axis, int start, Tensor out) {
+        OpChecks.sameBackend("slice", this, x, out);
+        int ax = OpChecks.slice("slice", x, axis, start, out);
+        OpChecks.contiguous("slice", "output", out);
+        copy(x.slice(ax, start, start + out.dim(ax)), out);
     }
 
     /** The heap array behind {@code t}, after checking it belongs to this backend. */

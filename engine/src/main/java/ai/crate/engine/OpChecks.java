@@ -71,14 +71,19 @@ public final class OpChecks {
         int c = x.dim(-1);
         Shapes.requireShape(op, "gamma", gamma, c);
         Shapes.requireShape(op, "beta", beta, c);
-        long rows = x.size() / Math.max(c, 1);
+        rowStatistics(op, x, mean, rstd);
+        Shapes.requireSameShape(op, x, "x", out, "output");
+        for (Tensor t : new Tensor[] {out, mean, rstd}) contiguous(op, "outputs", t);
+    }
+
+    /** LayerNorm's saved statistics: one mean and one rstd per row of x. */
+    private static void rowStatistics(String op, Tensor x, Tensor mean, Tensor rstd) {
+        long rows = x.size() / Math.max(x.dim(-1), 1);
         if (mean.size() != rows || rstd.size() != rows) {
             throw new IllegalArgumentException(op + ": mean " + Arrays.toString(mean.shape()) + " and rstd "
                     + Arrays.toString(rstd.shape()) + " must hold one value per row (" + rows + ") of x "
                     + Arrays.toString(x.shape()));
         }
-        Shapes.requireSameShape(op, x, "x", out, "output");
-        for (Tensor t : new Tensor[] {out, mean, rstd}) contiguous(op, "outputs", t);
     }
 
     public static void layerNormBackward(String op, Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
@@ -90,12 +95,7 @@ public final class OpChecks {
         Shapes.requireShape(op, "gamma", gamma, c);
         Shapes.requireShape(op, "dgamma", dgamma, c);
         Shapes.requireShape(op, "dbeta", dbeta, c);
-        long rows = x.size() / Math.max(c, 1);
-        if (mean.size() != rows || rstd.size() != rows) {
-            throw new IllegalArgumentException(op + ": mean " + Arrays.toString(mean.shape()) + " and rstd "
-                    + Arrays.toString(rstd.shape()) + " must hold one value per row (" + rows + ") of x "
-                    + Arrays.toString(x.shape()));
-        }
+        rowStatistics(op, x, mean, rstd);
         contiguous(op, "dx", dx);
         contiguous(op, "dgamma", dgamma);
         contiguous(op, "dbeta", dbeta);

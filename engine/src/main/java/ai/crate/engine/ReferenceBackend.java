@@ -1,7 +1,5 @@
 package ai.crate.engine;
 
-import java.util.List;
-
 /**
  * Plain Java loops, one element at a time, sums in double: simple enough to be obviously right, and the oracle
  * every other backend is tested against. Not fast, by design.
@@ -328,25 +326,5 @@ public final class ReferenceBackend extends CpuBackend {
                 }
             }
         }
-    }
-
-    @Override
-    public void concat(List<Tensor> xs, int axis, Tensor out) {
-        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
-        OpChecks.sameBackend("concat", this, out);
-        int ax = OpChecks.concat("concat", xs, axis, out);
-        int at = 0;
-        for (Tensor x : xs) {
-            copy(x, out.slice(ax, at, at + x.dim(ax)));
-            at += x.dim(ax);
-        }
-    }
-
-    @Override
-    public void slice(Tensor x, int axis, int start, Tensor out) {
-        OpChecks.sameBackend("slice", this, x, out);
-        int ax = OpChecks.slice("slice", x, axis, start, out);
-        OpChecks.contiguous("slice", "output", out);
-        copy(x.slice(ax, start, start + out.dim(ax)), out);
     }
 }

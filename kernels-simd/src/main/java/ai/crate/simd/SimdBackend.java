@@ -8,7 +8,6 @@ import ai.crate.engine.ReduceOp;
 import ai.crate.engine.Shapes;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
-import java.util.List;
 
 /**
  * Every op with the Java Vector API on {@code FloatVector.SPECIES_PREFERRED}, threaded on the backend's own pool.
@@ -239,25 +238,5 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
         int[] s = out.shape();
         SimdIndexing.scatterAdd(data("scatterAdd", sc), (int) sc.offset(), src.dim(ax), index,
                 data("scatterAdd", out), (int) out.offset(), Layout.outer(s, ax), s[ax], Layout.inner(s, ax));
-    }
-
-    @Override
-    public void concat(List<Tensor> xs, int axis, Tensor out) {
-        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
-        OpChecks.sameBackend("concat", this, out);
-        int ax = OpChecks.concat("concat", xs, axis, out);
-        int at = 0;
-        for (Tensor x : xs) {
-            copy(x, out.slice(ax, at, at + x.dim(ax)));
-            at += x.dim(ax);
-        }
-    }
-
-    @Override
-    public void slice(Tensor x, int axis, int start, Tensor out) {
-        OpChecks.sameBackend("slice", this, x, out);
-        int ax = OpChecks.slice("slice", x, axis, start, out);
-        OpChecks.contiguous("slice", "output", out);
-        copy(x.slice(ax, start, start + out.dim(ax)), out);
     }
 }

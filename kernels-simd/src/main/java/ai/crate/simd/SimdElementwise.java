@@ -34,6 +34,10 @@ final class SimdElementwise {
     // ---- unary, forward and backward side by side ----------------------------------------------------------------
 
     void unary(UnaryOp op, float[] x, int xo, float[] o, int oo, int n) {
+        if (op == UnaryOp.GELU) {
+            split(n, (s, e) -> VectorMath.gelu(x, xo + s, o, oo + s, e - s));
+            return;
+        }
         split(n, (s, e) -> {
             int i = s;
             for (; i <= e - L; i += L) apply(op, FloatVector.fromArray(S, x, xo + i)).intoArray(o, oo + i);
@@ -56,11 +60,15 @@ final class SimdElementwise {
             case SQUARE -> x.mul(x);
             case RECIPROCAL -> VectorMath.inv(x);
             case RELU -> x.max(0f);
-            case GELU -> VectorMath.gelu(x);
+            case GELU -> throw new IllegalStateException("GELU runs in VectorMath.gelu, not lane by lane");
         };
     }
 
     void unaryBackward(UnaryOp op, float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n) {
+        if (op == UnaryOp.GELU) {
+            split(n, (s, e) -> VectorMath.geluBackward(x, xo + s, dy, dyo + s, dx, dxo + s, e - s));
+            return;
+        }
         split(n, (s, e) -> {
             int i = s;
             for (; i <= e - L; i += L) {
@@ -90,7 +98,7 @@ final class SimdElementwise {
             case SQUARE -> x.mul(2f);
             case RECIPROCAL -> VectorMath.inv(x.mul(x)).neg();
             case RELU -> zero.blend(one, x.compare(VectorOperators.GT, 0f));
-            case GELU -> VectorMath.geluDerivative(x);
+            case GELU -> throw new IllegalStateException("GELU runs in VectorMath.geluBackward, not lane by lane");
         };
     }
 
