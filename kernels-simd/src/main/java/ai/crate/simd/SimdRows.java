@@ -26,6 +26,16 @@ final class SimdRows {
         else parallel.forRange(rows, Math.max(1, SimdElementwise.PARALLEL_ELEMENTS / 4 / Math.max(width, 1)), body);
     }
 
+    /**
+     * The c values at src[off…] in a fresh array padded to whole vectors. Per-channel parameters (γ, β) are read once
+     * per row; a masked tail load that would pass the end of their own c-float array leaves the fast intrinsic path.
+     */
+    static float[] padded(float[] src, int off, int c) {
+        float[] out = new float[(c + L - 1) / L * L];
+        System.arraycopy(src, off, out, 0, c);
+        return out;
+    }
+
     // ---- reductions ----------------------------------------------------------------------------------------------
 
     void reduce(ReduceOp op, float[] x, int xo, int outer, int len, int inner, float[] o, int oo) {
@@ -215,8 +225,10 @@ final class SimdRows {
 
     // ---- LayerNorm -----------------------------------------------------------------------------------------------
 
-    void layerNorm(float[] x, int xo, float[] g, int go, float[] b, int bo, float eps, float[] o, int oo,
-                   float[] mean, int mo, float[] rstd, int ro, int rows, int c) {
+    void layerNorm(float[] x, int xo, float[] gamma, int gammaOff, float[] beta, int betaOff, float eps, float[] o,
+                   int oo, float[] mean, int mo, float[] rstd, int ro, int rows, int c) {
+        float[] g = padded(gamma, gammaOff, c), b = padded(beta, betaOff, c);
+        int go = 0, bo = 0;
         rows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xr = xo + r * c;
@@ -262,18 +274,24 @@ final class SimdRows {
     }
 
     /** dx = rstd·(dŷ − mean(dŷ) − x̂·mean(dŷ ⊙ x̂)) with dŷ = dy ⊙ γ; dγ = Σ dy ⊙ x̂, dβ = Σ dy over rows. */
-    void layerNormBackward(float[] dy, int dyo, float[] x, int xo, float[] g, int go, float[] mean, int mo,
-                           float[] rstd, int ro, float[] dx, int dxo, float[] dg, int dgo, float[] db, int dbo,
-                           int rows, int c) {
+    void layerNormBackward(float[] dy, int dyo, float[] x, int xo, float[] gamma, int gammaOff, float[] mean,
+                           int mo, float[] rstd, int ro, float[] dx, int dxo, float[] dg, int dgo, float[] db,
+                           int dbo, int rows, int c) {
+        float[] g = padded(gamma, gammaOff, c);
         int parts = (long) rows * c < SimdElementwise.PARALLEL_ELEMENTS ? 1 : Math.min(rows, parallel.threads() * 4);
         int chunk = (rows + parts - 1) / parts;
         // Per-chunk partial sums of dγ and dβ, padded to whole vectors so every access takes the intrinsic path.
+        // Each task allocates its own, so two threads never write one cache line (false sharing, which made this
+        // op 1.7x slower in some runs when the arrays were allocated side by side up front).
         int padded = (c + L - 1) / L * L;
-        float[][] dgPart = new float[parts][padded], dbPart = new float[parts][padded];
+        float[][] dgPart = new float[parts][], dbPart = new float[parts][];
         parallel.forEach(parts, part -> {
+            dgPart[part] = new float[padded];
+            dbPart[part] = new float[padded];
+            float[] scratch = new float[4 * L];
             for (int r = part * chunk, end = Math.min(rows, r + chunk); r < end; r++) {
-                layerNormBackwardRow(dy, dyo + r * c, x, xo + r * c, g, go, mean[mo + r], rstd[ro + r],
-                        dx, dxo + r * c, dgPart[part], dbPart[part], c);
+                layerNormBackwardRow(dy, dyo + r * c, x, xo + r * c, g, mean[mo + r], rstd[ro + r],
+                        dx, dxo + r * c, dgPart[part], dbPart[part], c, scratch);
             }
         });
         for (int i = 0; i < c; i += L) {
@@ -288,37 +306,51 @@ final class SimdRows {
         }
     }
 
-    /** One row of {@link #layerNormBackward}: two passes, x̂ recomputed rather than stored; pg, pb padded. */
-    private static void layerNormBackwardRow(float[] dy, int dr, float[] x, int xr, float[] g, int go, float mu,
-                                             float inv, float[] dx, int outr, float[] pg, float[] pb, int c) {
+    /**
+     * One row of {@link #layerNormBackward}. Both passes run only over whole vectors; the last c mod L elements are
+     * copied into zero-padded scratch and sent through the same loops (a zero dy adds nothing to any sum). A
+     * separate masked tail block made C2 compile these loops 2–3x slower whenever the tail was taken while profiling.
+     * γ, pg and pb are padded to whole vectors by the caller; scratch holds 4·L floats.
+     */
+    private static void layerNormBackwardRow(float[] dy, int dr, float[] x, int xr, float[] g, float mu, float inv,
+                                             float[] dx, int outr, float[] pg, float[] pb, int c, float[] scratch) {
+        int full = c - c % L, tail = c - full;
         FloatVector sumD = FloatVector.zero(S), sumDX = FloatVector.zero(S);
-        int i = 0;
-        for (; i <= c - L; i += L) {
+        for (int i = 0; i < full; i += L) {
             FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
             FloatVector dyv = FloatVector.fromArray(S, dy, dr + i);
-            FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, go + i));
+            FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, i));
             sumD = sumD.add(dh);
             sumDX = dh.fma(xh, sumDX);
             xh.fma(dyv, FloatVector.fromArray(S, pg, i)).intoArray(pg, i);
             dyv.add(FloatVector.fromArray(S, pb, i)).intoArray(pb, i);
         }
-        if (i < c) {
-            VectorMask<Float> m = S.indexInRange(i, c);
-            FloatVector xh = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
-            FloatVector dyv = FloatVector.fromArray(S, dy, dr + i, m);
-            FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, go + i, m));
-            sumD = sumD.add(dh);                                   // dh is 0 in masked-off lanes
-            sumDX = dh.fma(xh, sumDX);
-            xh.fma(dyv, FloatVector.fromArray(S, pg, i)).intoArray(pg, i);
-            dyv.add(FloatVector.fromArray(S, pb, i)).intoArray(pb, i);
+        float meanD = sumD.reduceLanes(VectorOperators.ADD), meanDX = sumDX.reduceLanes(VectorOperators.ADD);
+        if (tail > 0) {
+            // scratch[0, L): x tail, [L, 2L): dy tail, zero beyond the tail; [2L, 3L): dx tail
+            java.util.Arrays.fill(scratch, 0, 2 * L, 0f);
+            System.arraycopy(x, xr + full, scratch, 0, tail);
+            System.arraycopy(dy, dr + full, scratch, L, tail);
+            FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(mu).mul(inv);
+            FloatVector dyv = FloatVector.fromArray(S, scratch, L);
+            FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, full));
+            meanD += dh.reduceLanes(VectorOperators.ADD);
+            meanDX += dh.mul(xh).reduceLanes(VectorOperators.ADD);
+            xh.fma(dyv, FloatVector.fromArray(S, pg, full)).intoArray(pg, full);
+            dyv.add(FloatVector.fromArray(S, pb, full)).intoArray(pb, full);
         }
-        float meanD = sumD.reduceLanes(VectorOperators.ADD) / c;
-        float meanDX = sumDX.reduceLanes(VectorOperators.ADD) / c;
-        for (i = 0; i < c; i += L) {
-            VectorMask<Float> m = S.indexInRange(i, c);
-            FloatVector xh = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
-            FloatVector dh = FloatVector.fromArray(S, dy, dr + i, m).mul(FloatVector.fromArray(S, g, go + i, m));
-            dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i, m);
+        meanD /= c;
+        meanDX /= c;
+        for (int i = 0; i < full; i += L) {
+            FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
+            FloatVector dh = FloatVector.fromArray(S, dy, dr + i).mul(FloatVector.fromArray(S, g, i));
+            dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i);
+        }
+        if (tail > 0) {
+            FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(mu).mul(inv);
+            FloatVector dh = FloatVector.fromArray(S, scratch, L).mul(FloatVector.fromArray(S, g, full));
+            dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(scratch, 2 * L);
+            System.arraycopy(scratch, 2 * L, dx, outr + full, tail);
         }
     }
 
