@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Turns RowOpsBenchmark's JMH JSON into the markdown table of BENCHMARKS.md: SIMD and reference µs per call."""
+"""Turns RowOpsBenchmark's JMH JSON files into the markdown table of BENCHMARKS.md: SIMD and reference µs per call.
+
+Several files may be given (e.g. a SIMD-only re-run after a kernel change); a later file's rows replace earlier ones."""
 import json
 import sys
 
 
-def main(path):
+def main(*paths):
     res = {}
-    for r in json.load(open(path)):
+    for r in (row for path in paths for row in json.load(open(path))):
         op = r["benchmark"].rsplit(".", 1)[1]
         p = r["params"]
         res[(op, p["shape"], p["backend"])] = (r["primaryMetric"]["score"], r["primaryMetric"]["scoreError"])
