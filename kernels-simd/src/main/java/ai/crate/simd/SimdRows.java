@@ -88,9 +88,10 @@ final class SimdRows {
                 (max ? a.max(v) : a.add(v)).intoArray(acc, q);
             }
         }
+        FloatVector scaleV = FloatVector.broadcast(S, scale);
         for (int q = 0; q < width; q += L) {
             VectorMask<Float> m = S.indexInRange(q, width);
-            FloatVector.fromArray(S, acc, q).mul(scale).intoArray(o, oo + q0 + q, m);
+            FloatVector.fromArray(S, acc, q).mul(scaleV).intoArray(o, oo + q0 + q, m);
         }
     }
 
@@ -128,16 +129,16 @@ final class SimdRows {
 
     /** o[i] = exp(x[i] − shift), returning Σ o[i]. */
     static float expShiftSum(float[] x, int xo, float[] o, int oo, int len, float shift) {
-        FloatVector acc = FloatVector.zero(S);
+        FloatVector acc = FloatVector.zero(S), shiftV = FloatVector.broadcast(S, shift);
         int i = 0;
         for (; i <= len - L; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(shiftV).lanewise(VectorOperators.EXP);
             e.intoArray(o, oo + i);
             acc = acc.add(e);
         }
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
-            FloatVector e = FloatVector.fromArray(S, x, xo + i, m).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatVector.fromArray(S, x, xo + i, m).sub(shiftV).lanewise(VectorOperators.EXP);
             e.intoArray(o, oo + i, m);
             acc = acc.add(e, m);
         }
@@ -146,25 +147,26 @@ final class SimdRows {
 
     /** Σ exp(x[i] − shift) without storing. */
     static float expShiftSum(float[] x, int xo, int len, float shift) {
-        FloatVector acc = FloatVector.zero(S);
+        FloatVector acc = FloatVector.zero(S), shiftV = FloatVector.broadcast(S, shift);
         int i = 0;
         for (; i <= len - L; i += L) {
-            acc = acc.add(FloatVector.fromArray(S, x, xo + i).sub(shift).lanewise(VectorOperators.EXP));
+            acc = acc.add(FloatVector.fromArray(S, x, xo + i).sub(shiftV).lanewise(VectorOperators.EXP));
         }
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
-            acc = acc.add(FloatVector.fromArray(S, x, xo + i, m).sub(shift).lanewise(VectorOperators.EXP), m);
+            acc = acc.add(FloatVector.fromArray(S, x, xo + i, m).sub(shiftV).lanewise(VectorOperators.EXP), m);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /** o[i] = x[i]·scale + shift over a row. */
     static void affineRow(float[] x, int xo, float[] o, int oo, int len, float scale, float shift) {
+        FloatVector scaleV = FloatVector.broadcast(S, scale), shiftV = FloatVector.broadcast(S, shift);
         int i = 0;
-        for (; i <= len - L; i += L) FloatVector.fromArray(S, x, xo + i).fma(scale, shift).intoArray(o, oo + i);
+        for (; i <= len - L; i += L) FloatVector.fromArray(S, x, xo + i).fma(scaleV, shiftV).intoArray(o, oo + i);
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
-            FloatVector.fromArray(S, x, xo + i, m).fma(scale, shift).intoArray(o, oo + i, m);
+            FloatVector.fromArray(S, x, xo + i, m).fma(scaleV, shiftV).intoArray(o, oo + i, m);
         }
     }
 
@@ -198,28 +200,30 @@ final class SimdRows {
     }
 
     private static void softmaxBackwardRow(float[] y, int yr, float[] dy, int dr, float[] dx, int xr, int c, float dot) {
+        FloatVector dotV = FloatVector.broadcast(S, dot);
         int i = 0;
         for (; i <= c - L; i += L) {
-            FloatVector.fromArray(S, dy, dr + i).sub(dot).mul(FloatVector.fromArray(S, y, yr + i)).intoArray(dx, xr + i);
+            FloatVector.fromArray(S, dy, dr + i).sub(dotV).mul(FloatVector.fromArray(S, y, yr + i)).intoArray(dx, xr + i);
         }
         if (i < c) {
             VectorMask<Float> m = S.indexInRange(i, c);
-            FloatVector.fromArray(S, dy, dr + i, m).sub(dot).mul(FloatVector.fromArray(S, y, yr + i, m))
+            FloatVector.fromArray(S, dy, dr + i, m).sub(dotV).mul(FloatVector.fromArray(S, y, yr + i, m))
                     .intoArray(dx, xr + i, m);
         }
     }
 
     private static void logSoftmaxBackwardRow(float[] y, int yr, float[] dy, int dr, float[] dx, int xr, int c,
                                               float sum) {
+        FloatVector minusSum = FloatVector.broadcast(S, -sum);
         int i = 0;
         for (; i <= c - L; i += L) {
             FloatVector e = FloatVector.fromArray(S, y, yr + i).lanewise(VectorOperators.EXP);
-            e.mul(-sum).add(FloatVector.fromArray(S, dy, dr + i)).intoArray(dx, xr + i);
+            e.mul(minusSum).add(FloatVector.fromArray(S, dy, dr + i)).intoArray(dx, xr + i);
         }
         if (i < c) {
             VectorMask<Float> m = S.indexInRange(i, c);
             FloatVector e = FloatVector.fromArray(S, y, yr + i, m).lanewise(VectorOperators.EXP);
-            e.mul(-sum).add(FloatVector.fromArray(S, dy, dr + i, m)).intoArray(dx, xr + i, m);
+            e.mul(minusSum).add(FloatVector.fromArray(S, dy, dr + i, m)).intoArray(dx, xr + i, m);
         }
     }
 
@@ -243,15 +247,15 @@ final class SimdRows {
 
     /** Σ (x[i] − mu)², two-pass variance for accuracy. */
     private static float rowSquaredDeviation(float[] x, int off, int len, float mu) {
-        FloatVector acc = FloatVector.zero(S);
+        FloatVector acc = FloatVector.zero(S), muV = FloatVector.broadcast(S, mu);
         int i = 0;
         for (; i <= len - L; i += L) {
-            FloatVector d = FloatVector.fromArray(S, x, off + i).sub(mu);
+            FloatVector d = FloatVector.fromArray(S, x, off + i).sub(muV);
             acc = d.fma(d, acc);
         }
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
-            FloatVector d = FloatVector.fromArray(S, x, off + i, m).lanewise(VectorOperators.SUB, mu, m);
+            FloatVector d = FloatVector.fromArray(S, x, off + i, m).lanewise(VectorOperators.SUB, muV, m);
             acc = d.fma(d, acc);                                   // masked-off lanes stay 0
         }
         return acc.reduceLanes(VectorOperators.ADD);
@@ -260,14 +264,15 @@ final class SimdRows {
     /** o = (x − mu)·inv·γ + β over one row. */
     private static void layerNormRow(float[] x, int xr, float mu, float inv, float[] g, int go, float[] b, int bo,
                                      float[] o, int or, int c) {
+        FloatVector muV = FloatVector.broadcast(S, mu), invV = FloatVector.broadcast(S, inv);
         int i = 0;
         for (; i <= c - L; i += L) {
-            FloatVector xhat = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
+            FloatVector xhat = FloatVector.fromArray(S, x, xr + i).sub(muV).mul(invV);
             xhat.fma(FloatVector.fromArray(S, g, go + i), FloatVector.fromArray(S, b, bo + i)).intoArray(o, or + i);
         }
         if (i < c) {
             VectorMask<Float> m = S.indexInRange(i, c);
-            FloatVector xhat = FloatVector.fromArray(S, x, xr + i, m).sub(mu).mul(inv);
+            FloatVector xhat = FloatVector.fromArray(S, x, xr + i, m).sub(muV).mul(invV);
             xhat.fma(FloatVector.fromArray(S, g, go + i, m), FloatVector.fromArray(S, b, bo + i, m))
                     .intoArray(o, or + i, m);
         }
@@ -315,9 +320,10 @@ final class SimdRows {
     private static void layerNormBackwardRow(float[] dy, int dr, float[] x, int xr, float[] g, float mu, float inv,
                                              float[] dx, int outr, float[] pg, float[] pb, int c, float[] scratch) {
         int full = c - c % L, tail = c - full;
+        FloatVector muV = FloatVector.broadcast(S, mu), invV = FloatVector.broadcast(S, inv);
         FloatVector sumD = FloatVector.zero(S), sumDX = FloatVector.zero(S);
         for (int i = 0; i < full; i += L) {
-            FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
+            FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(muV).mul(invV);
             FloatVector dyv = FloatVector.fromArray(S, dy, dr + i);
             FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, i));
             sumD = sumD.add(dh);
@@ -325,31 +331,30 @@ final class SimdRows {
             xh.fma(dyv, FloatVector.fromArray(S, pg, i)).intoArray(pg, i);
             dyv.add(FloatVector.fromArray(S, pb, i)).intoArray(pb, i);
         }
-        float meanD = sumD.reduceLanes(VectorOperators.ADD), meanDX = sumDX.reduceLanes(VectorOperators.ADD);
+        float totalD = sumD.reduceLanes(VectorOperators.ADD), totalDX = sumDX.reduceLanes(VectorOperators.ADD);
         if (tail > 0) {
             // scratch[0, L): x tail, [L, 2L): dy tail, zero beyond the tail; [2L, 3L): dx tail
             java.util.Arrays.fill(scratch, 0, 2 * L, 0f);
             System.arraycopy(x, xr + full, scratch, 0, tail);
             System.arraycopy(dy, dr + full, scratch, L, tail);
-            FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(mu).mul(inv);
+            FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(muV).mul(invV);
             FloatVector dyv = FloatVector.fromArray(S, scratch, L);
             FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, full));
-            meanD += dh.reduceLanes(VectorOperators.ADD);
-            meanDX += dh.mul(xh).reduceLanes(VectorOperators.ADD);
+            totalD += dh.reduceLanes(VectorOperators.ADD);
+            totalDX += dh.mul(xh).reduceLanes(VectorOperators.ADD);
             xh.fma(dyv, FloatVector.fromArray(S, pg, full)).intoArray(pg, full);
             dyv.add(FloatVector.fromArray(S, pb, full)).intoArray(pb, full);
         }
-        meanD /= c;
-        meanDX /= c;
+        FloatVector meanDV = FloatVector.broadcast(S, totalD / c), meanDXV = FloatVector.broadcast(S, totalDX / c);
         for (int i = 0; i < full; i += L) {
-            FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(mu).mul(inv);
+            FloatVector xh = FloatVector.fromArray(S, x, xr + i).sub(muV).mul(invV);
             FloatVector dh = FloatVector.fromArray(S, dy, dr + i).mul(FloatVector.fromArray(S, g, i));
-            dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(dx, outr + i);
+            dh.sub(meanDV).sub(xh.mul(meanDXV)).mul(invV).intoArray(dx, outr + i);
         }
         if (tail > 0) {
-            FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(mu).mul(inv);
+            FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(muV).mul(invV);
             FloatVector dh = FloatVector.fromArray(S, scratch, L).mul(FloatVector.fromArray(S, g, full));
-            dh.sub(meanD).sub(xh.mul(meanDX)).mul(inv).intoArray(scratch, 2 * L);
+            dh.sub(meanDV).sub(xh.mul(meanDXV)).mul(invV).intoArray(scratch, 2 * L);
             System.arraycopy(scratch, 2 * L, dx, outr + full, tail);
         }
     }

@@ -19,9 +19,6 @@ final class VectorMath {
 
     private VectorMath() {}
 
-    /** 1/x lane by lane. */
-    static FloatVector inv(FloatVector x) { return FloatVector.broadcast(S, 1f).div(x); }
-
     /** o[i] = x[i]·Φ(x[i]) for i < n. */
     static void gelu(float[] x, int xo, float[] o, int oo, int n) {
         int full = n - n % L;
@@ -53,27 +50,29 @@ final class VectorMath {
      * erfcc): fractional error below 1.2e-7 for every z, so the left tail keeps its relative precision.
      */
     private static void gelu(float[] x, int xo, float[] dy, int dyo, float[] o, int oo, int n) {
-        FloatVector one = FloatVector.broadcast(S, 1f);
+        // Every constant is a vector made before the loop: a scalar operand inside it would be a broadcast per
+        // iteration, which C2 does not always turn into a register.
+        FloatVector one = FloatVector.broadcast(S, 1f), zero = FloatVector.zero(S), half = FloatVector.broadcast(S, 0.5f);
+        FloatVector invSqrt2 = FloatVector.broadcast(S, INV_SQRT2), invSqrt2Pi = FloatVector.broadcast(S, INV_SQRT_2PI);
+        FloatVector minusHalf = FloatVector.broadcast(S, -0.5f);
+        FloatVector c9 = FloatVector.broadcast(S, 0.17087277f), c8 = FloatVector.broadcast(S, -0.82215223f);
+        FloatVector c7 = FloatVector.broadcast(S, 1.48851587f), c6 = FloatVector.broadcast(S, -1.13520398f);
+        FloatVector c5 = FloatVector.broadcast(S, 0.27886807f), c4 = FloatVector.broadcast(S, -0.18628806f);
+        FloatVector c3 = FloatVector.broadcast(S, 0.09678418f), c2 = FloatVector.broadcast(S, 0.37409196f);
+        FloatVector c1 = FloatVector.broadcast(S, 1.00002368f), c0 = FloatVector.broadcast(S, -1.26551223f);
         for (int i = 0; i < n; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xo + i);
-            FloatVector z = v.abs().mul(INV_SQRT2);
-            FloatVector t = one.div(z.fma(0.5f, 1f));
-            FloatVector p = t.fma(0.17087277f, -0.82215223f);
-            p = p.fma(t, FloatVector.broadcast(S, 1.48851587f));
-            p = p.fma(t, FloatVector.broadcast(S, -1.13520398f));
-            p = p.fma(t, FloatVector.broadcast(S, 0.27886807f));
-            p = p.fma(t, FloatVector.broadcast(S, -0.18628806f));
-            p = p.fma(t, FloatVector.broadcast(S, 0.09678418f));
-            p = p.fma(t, FloatVector.broadcast(S, 0.37409196f));
-            p = p.fma(t, FloatVector.broadcast(S, 1.00002368f));
-            p = p.fma(t, FloatVector.broadcast(S, -1.26551223f));
-            FloatVector halfErfc = t.mul(z.mul(z).neg().add(p).lanewise(VectorOperators.EXP)).mul(0.5f);
-            VectorMask<Float> negative = v.compare(VectorOperators.LT, 0f);
+            FloatVector z = v.abs().mul(invSqrt2);
+            FloatVector t = one.div(z.fma(half, one));
+            FloatVector p = t.fma(c9, c8).fma(t, c7).fma(t, c6).fma(t, c5).fma(t, c4).fma(t, c3).fma(t, c2)
+                    .fma(t, c1).fma(t, c0);
+            FloatVector halfErfc = t.mul(z.mul(z).neg().add(p).lanewise(VectorOperators.EXP)).mul(half);
+            VectorMask<Float> negative = v.compare(VectorOperators.LT, zero);
             FloatVector cdf = one.sub(halfErfc).blend(halfErfc, negative);
             if (dy == null) {
                 v.mul(cdf).intoArray(o, oo + i);
             } else {
-                FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+                FloatVector pdf = v.mul(v).mul(minusHalf).lanewise(VectorOperators.EXP).mul(invSqrt2Pi);
                 v.fma(pdf, cdf).mul(FloatVector.fromArray(S, dy, dyo + i)).intoArray(o, oo + i);
             }
         }
