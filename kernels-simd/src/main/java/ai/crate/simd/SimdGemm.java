@@ -78,8 +78,9 @@ final class SimdGemm {
             Arrays.fill(c, off, off + len, 0f);
             return;
         }
+        FloatVector betaV = FloatVector.broadcast(S, beta);
         int i = 0;
-        for (; i <= len - L; i += L) FloatVector.fromArray(S, c, off + i).mul(beta).intoArray(c, off + i);
+        for (; i <= len - L; i += L) FloatVector.fromArray(S, c, off + i).mul(betaV).intoArray(c, off + i);
         for (; i < len; i++) c[off + i] *= beta;
     }
 
@@ -169,14 +170,15 @@ final class SimdGemm {
      */
     private static void update(float[] tile, int rows, int vectors, float[] c, int cOff, int ldc, int w,
                                float alpha, float beta, boolean first) {
+        FloatVector alphaV = FloatVector.broadcast(S, alpha), betaV = FloatVector.broadcast(S, beta);
         for (int r = 0; r < rows; r++) {
             for (int v = 0; v < vectors; v++) {
                 int width = w - v * L, off = cOff + r * ldc + v * L;
                 if (width <= 0) break;
-                FloatVector acc = FloatVector.fromArray(S, tile, (r * vectors + v) * L).mul(alpha);
+                FloatVector acc = FloatVector.fromArray(S, tile, (r * vectors + v) * L).mul(alphaV);
                 VectorMask<Float> mask = S.indexInRange(0, Math.min(width, L));
                 if (!first) acc = acc.add(FloatVector.fromArray(S, c, off, mask));
-                else if (beta != 0f) acc = FloatVector.fromArray(S, c, off, mask).mul(beta).add(acc);
+                else if (beta != 0f) acc = FloatVector.fromArray(S, c, off, mask).mul(betaV).add(acc);
                 acc.intoArray(c, off, mask);
             }
         }
@@ -214,30 +216,31 @@ final class SimdGemm {
         }
         if (first && beta == 0f && w == 4 * L) {
             // The common case, one k-block and full width: registers go straight to C.
-            c00.mul(alpha).intoArray(c, cOff);
-            c01.mul(alpha).intoArray(c, cOff + L);
-            c02.mul(alpha).intoArray(c, cOff + 2 * L);
-            c03.mul(alpha).intoArray(c, cOff + 3 * L);
-            c10.mul(alpha).intoArray(c, cOff + 1 * ldc);
-            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + L);
-            c12.mul(alpha).intoArray(c, cOff + 1 * ldc + 2 * L);
-            c13.mul(alpha).intoArray(c, cOff + 1 * ldc + 3 * L);
-            c20.mul(alpha).intoArray(c, cOff + 2 * ldc);
-            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + L);
-            c22.mul(alpha).intoArray(c, cOff + 2 * ldc + 2 * L);
-            c23.mul(alpha).intoArray(c, cOff + 2 * ldc + 3 * L);
-            c30.mul(alpha).intoArray(c, cOff + 3 * ldc);
-            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + L);
-            c32.mul(alpha).intoArray(c, cOff + 3 * ldc + 2 * L);
-            c33.mul(alpha).intoArray(c, cOff + 3 * ldc + 3 * L);
-            c40.mul(alpha).intoArray(c, cOff + 4 * ldc);
-            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + L);
-            c42.mul(alpha).intoArray(c, cOff + 4 * ldc + 2 * L);
-            c43.mul(alpha).intoArray(c, cOff + 4 * ldc + 3 * L);
-            c50.mul(alpha).intoArray(c, cOff + 5 * ldc);
-            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + L);
-            c52.mul(alpha).intoArray(c, cOff + 5 * ldc + 2 * L);
-            c53.mul(alpha).intoArray(c, cOff + 5 * ldc + 3 * L);
+            FloatVector alphaV = FloatVector.broadcast(S, alpha);
+            c00.mul(alphaV).intoArray(c, cOff);
+            c01.mul(alphaV).intoArray(c, cOff + L);
+            c02.mul(alphaV).intoArray(c, cOff + 2 * L);
+            c03.mul(alphaV).intoArray(c, cOff + 3 * L);
+            c10.mul(alphaV).intoArray(c, cOff + 1 * ldc);
+            c11.mul(alphaV).intoArray(c, cOff + 1 * ldc + L);
+            c12.mul(alphaV).intoArray(c, cOff + 1 * ldc + 2 * L);
+            c13.mul(alphaV).intoArray(c, cOff + 1 * ldc + 3 * L);
+            c20.mul(alphaV).intoArray(c, cOff + 2 * ldc);
+            c21.mul(alphaV).intoArray(c, cOff + 2 * ldc + L);
+            c22.mul(alphaV).intoArray(c, cOff + 2 * ldc + 2 * L);
+            c23.mul(alphaV).intoArray(c, cOff + 2 * ldc + 3 * L);
+            c30.mul(alphaV).intoArray(c, cOff + 3 * ldc);
+            c31.mul(alphaV).intoArray(c, cOff + 3 * ldc + L);
+            c32.mul(alphaV).intoArray(c, cOff + 3 * ldc + 2 * L);
+            c33.mul(alphaV).intoArray(c, cOff + 3 * ldc + 3 * L);
+            c40.mul(alphaV).intoArray(c, cOff + 4 * ldc);
+            c41.mul(alphaV).intoArray(c, cOff + 4 * ldc + L);
+            c42.mul(alphaV).intoArray(c, cOff + 4 * ldc + 2 * L);
+            c43.mul(alphaV).intoArray(c, cOff + 4 * ldc + 3 * L);
+            c50.mul(alphaV).intoArray(c, cOff + 5 * ldc);
+            c51.mul(alphaV).intoArray(c, cOff + 5 * ldc + L);
+            c52.mul(alphaV).intoArray(c, cOff + 5 * ldc + 2 * L);
+            c53.mul(alphaV).intoArray(c, cOff + 5 * ldc + 3 * L);
             return;
         }
         c00.intoArray(tile, 0);
@@ -297,18 +300,19 @@ final class SimdGemm {
         }
         if (first && beta == 0f && w == 2 * L) {
             // The common case, one k-block and full width: registers go straight to C.
-            c00.mul(alpha).intoArray(c, cOff);
-            c01.mul(alpha).intoArray(c, cOff + L);
-            c10.mul(alpha).intoArray(c, cOff + 1 * ldc);
-            c11.mul(alpha).intoArray(c, cOff + 1 * ldc + L);
-            c20.mul(alpha).intoArray(c, cOff + 2 * ldc);
-            c21.mul(alpha).intoArray(c, cOff + 2 * ldc + L);
-            c30.mul(alpha).intoArray(c, cOff + 3 * ldc);
-            c31.mul(alpha).intoArray(c, cOff + 3 * ldc + L);
-            c40.mul(alpha).intoArray(c, cOff + 4 * ldc);
-            c41.mul(alpha).intoArray(c, cOff + 4 * ldc + L);
-            c50.mul(alpha).intoArray(c, cOff + 5 * ldc);
-            c51.mul(alpha).intoArray(c, cOff + 5 * ldc + L);
+            FloatVector alphaV = FloatVector.broadcast(S, alpha);
+            c00.mul(alphaV).intoArray(c, cOff);
+            c01.mul(alphaV).intoArray(c, cOff + L);
+            c10.mul(alphaV).intoArray(c, cOff + 1 * ldc);
+            c11.mul(alphaV).intoArray(c, cOff + 1 * ldc + L);
+            c20.mul(alphaV).intoArray(c, cOff + 2 * ldc);
+            c21.mul(alphaV).intoArray(c, cOff + 2 * ldc + L);
+            c30.mul(alphaV).intoArray(c, cOff + 3 * ldc);
+            c31.mul(alphaV).intoArray(c, cOff + 3 * ldc + L);
+            c40.mul(alphaV).intoArray(c, cOff + 4 * ldc);
+            c41.mul(alphaV).intoArray(c, cOff + 4 * ldc + L);
+            c50.mul(alphaV).intoArray(c, cOff + 5 * ldc);
+            c51.mul(alphaV).intoArray(c, cOff + 5 * ldc + L);
             return;
         }
         c00.intoArray(tile, 0);
