@@ -101,7 +101,11 @@ public final class OpChecks {
         contiguous(op, "dbeta", dbeta);
     }
 
-    public static void crossEntropy(String op, Tensor logits, int[] labels, Tensor perRow) {
+    /** Logits [N, C], N labels in [0, C), smoothing in [0, 1], and a per-row tensor [N] (losses or their gradient). */
+    public static void crossEntropy(String op, Tensor logits, int[] labels, float smoothing, Tensor perRow) {
+        if (!(smoothing >= 0f && smoothing <= 1f)) {
+            throw new IllegalArgumentException(op + ": label smoothing " + smoothing + " is outside [0, 1]");
+        }
         if (logits.rank() != 2) {
             throw new IllegalArgumentException(op + ": logits must be [N, C], got " + Arrays.toString(logits.shape()));
         }
@@ -117,12 +121,6 @@ public final class OpChecks {
             }
         }
         Shapes.requireShape(op, "per-row losses", perRow, n);
-    }
-
-    public static void smoothing(String op, float smoothing) {
-        if (!(smoothing >= 0f && smoothing <= 1f)) {
-            throw new IllegalArgumentException(op + ": label smoothing " + smoothing + " is outside [0, 1]");
-        }
     }
 
     /**

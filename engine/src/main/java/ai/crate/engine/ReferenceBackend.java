@@ -249,8 +249,7 @@ public final class ReferenceBackend extends CpuBackend {
     @Override
     public void crossEntropy(Tensor logits, int[] labels, float smoothing, Tensor losses) {
         OpChecks.sameBackend("crossEntropy", this, logits, losses);
-        OpChecks.crossEntropy("crossEntropy", logits, labels, losses);
-        OpChecks.smoothing("crossEntropy", smoothing);
+        OpChecks.crossEntropy("crossEntropy", logits, labels, smoothing, losses);
         OpChecks.contiguous("crossEntropy", "losses", losses);
         float[] z = toArray(logits), o = data("crossEntropy", losses);
         int n = logits.dim(0), c = logits.dim(1);
@@ -270,8 +269,7 @@ public final class ReferenceBackend extends CpuBackend {
     @Override
     public void crossEntropyBackward(Tensor logits, int[] labels, float smoothing, Tensor dlosses, Tensor dlogits) {
         OpChecks.sameBackend("crossEntropyBackward", this, logits, dlosses, dlogits);
-        OpChecks.crossEntropy("crossEntropyBackward", logits, labels, dlosses);
-        OpChecks.smoothing("crossEntropyBackward", smoothing);
+        OpChecks.crossEntropy("crossEntropyBackward", logits, labels, smoothing, dlosses);
         OpChecks.elementwise("crossEntropyBackward", logits, dlogits);
         float[] z = toArray(logits), dl = toArray(dlosses), o = data("crossEntropyBackward", dlogits);
         int n = logits.dim(0), c = logits.dim(1);

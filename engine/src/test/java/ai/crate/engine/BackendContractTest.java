@@ -1291,6 +1291,9 @@ public abstract class BackendContractTest {
         assertRejects(() -> b().crossEntropyBackward(t(2, 5), new int[] {0, 1, 2}, 0.1f, t(2), t(2, 5)),
                 "crossEntropyBackward", "3 labels", "[2, 5]");
         assertRejects(() -> b().crossEntropy(t(2, 5), new int[] {0, 1}, 1.5f, t(2)), "crossEntropy", "1.5");
+        assertRejects(() -> b().crossEntropyBackward(t(2, 5), new int[] {0, 1}, -0.1f, t(2), t(2, 5)),
+                "crossEntropyBackward", "smoothing -0.1");
+        assertRejects(() -> b().crossEntropy(t(2, 5), new int[] {0, 1}, Float.NaN, t(2)), "crossEntropy", "NaN");
         assertRejects(() -> b().crossEntropy(t(2, 5), new int[] {0, 1}, 0f, t(3)), "crossEntropy", "[3]");
     }
 

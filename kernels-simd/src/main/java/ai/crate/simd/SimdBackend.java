@@ -194,8 +194,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     @Override
     public void crossEntropy(Tensor logits, int[] labels, float smoothing, Tensor losses) {
         OpChecks.sameBackend("crossEntropy", this, logits, losses);
-        OpChecks.crossEntropy("crossEntropy", logits, labels, losses);
-        OpChecks.smoothing("crossEntropy", smoothing);
+        OpChecks.crossEntropy("crossEntropy", logits, labels, smoothing, losses);
         OpChecks.contiguous("crossEntropy", "losses", losses);
         Tensor z = logits.contiguous();
         rows.crossEntropy(data("crossEntropy", z), (int) z.offset(), labels, smoothing,
@@ -206,8 +205,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     public void crossEntropyBackward(Tensor logits, int[] labels, float smoothing, Tensor dlosses, Tensor dlogits) {
         String op = "crossEntropyBackward";
         OpChecks.sameBackend(op, this, logits, dlosses, dlogits);
-        OpChecks.crossEntropy(op, logits, labels, dlosses);
-        OpChecks.smoothing(op, smoothing);
+        OpChecks.crossEntropy(op, logits, labels, smoothing, dlosses);
         OpChecks.elementwise(op, logits, dlogits);
         Tensor z = logits.contiguous(), dl = dlosses.contiguous();
         rows.crossEntropyBackward(data(op, z), (int) z.offset(), labels, smoothing, data(op, dl), (int) dl.offset(),
