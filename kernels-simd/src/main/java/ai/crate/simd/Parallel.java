@@ -88,6 +88,19 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
+    /** Work below this many elements stays on the calling thread: handing it off costs more than it saves. */
+    public static final int PARALLEL_ELEMENTS = 1 << 16;
+
+    /**
+     * Runs body over rows [0, rows), each {@code width} elements wide: on the calling thread when there are fewer
+     * than {@link #PARALLEL_ELEMENTS} elements in all, else in chunks of at least a quarter of that across threads.
+     */
+    public void forRows(int rows, int width, RangeBody body) {
+        int w = Math.max(width, 1);
+        if ((long) rows * w < PARALLEL_ELEMENTS) body.run(0, rows);
+        else forRange(rows, Math.max(1, PARALLEL_ELEMENTS / 4 / w), body);
+    }
+
     /** Splits [0, n) into about {@code parts} contiguous chunks and runs body(start, end) for each in parallel. */
     public void forRange(int n, int minChunk, RangeBody body) {
         int parts = Math.max(1, Math.min(threads * 4, n / Math.max(minChunk, 1)));

@@ -15,17 +15,13 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdElementwise {
     private static final VectorSpecies<Float> S = VectorMath.S;
     private static final int L = S.length();
-    /** Elementwise work below this many elements stays on the calling thread. */
-    static final int PARALLEL_ELEMENTS = 1 << 16;
 
     private final Parallel parallel;
 
     SimdElementwise(Parallel parallel) { this.parallel = parallel; }
 
-    private void split(int n, Parallel.RangeBody body) {
-        if (n < PARALLEL_ELEMENTS) body.run(0, n);
-        else parallel.forRange(n, PARALLEL_ELEMENTS / 4, body);
-    }
+    /** Flat elementwise work: n rows of width 1. */
+    private void split(int n, Parallel.RangeBody body) { parallel.forRows(n, 1, body); }
 
     void fill(float[] o, int oo, int n, float value) {
         split(n, (s, e) -> Arrays.fill(o, oo + s, oo + e, value));
@@ -146,8 +142,7 @@ final class SimdElementwise {
                 row(op, ad, aOff, sa, bd, bOff, sb, o, oo + (int) first, inner);
             }
         };
-        if (n < PARALLEL_ELEMENTS) body.run(0, rowsTotal);
-        else parallel.forRange(rowsTotal, Math.max(1, PARALLEL_ELEMENTS / 4 / inner), body);
+        parallel.forRows(rowsTotal, inner, body);
     }
 
     private static boolean sameDense(Tensor t, int[] shape) {

@@ -19,13 +19,6 @@ final class SimdRows {
 
     SimdRows(Parallel parallel) { this.parallel = parallel; }
 
-    /** Splits {@code rows} rows of width {@code width} across threads when there is enough work. */
-    private void rows(int rows, int width, Parallel.RangeBody body) {
-        long work = (long) rows * Math.max(width, 1);
-        if (work < SimdElementwise.PARALLEL_ELEMENTS) body.run(0, rows);
-        else parallel.forRange(rows, Math.max(1, SimdElementwise.PARALLEL_ELEMENTS / 4 / Math.max(width, 1)), body);
-    }
-
     /**
      * The c values at src[off…] in a fresh array padded to whole vectors. Per-channel parameters (γ, β) are read once
      * per row; a masked tail load that would pass the end of their own c-float array leaves the fast intrinsic path.
@@ -42,7 +35,7 @@ final class SimdRows {
         boolean max = op == ReduceOp.MAX;
         float scale = op == ReduceOp.MEAN ? 1f / len : 1f;
         if (inner == 1) {
-            rows(outer, len, (r0, r1) -> {
+            parallel.forRows(outer, len, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
                     float v = max ? rowMax(x, xo + r * len, len) : rowSum(x, xo + r * len, len);
                     o[oo + r] = v * scale;
@@ -54,7 +47,7 @@ final class SimdRows {
         // row (so every masked access stays inside its array and on the intrinsic path). Slabs and column ranges
         // are the parallel tasks, so a single slab (the bias gradient: a sum over all rows) still uses every thread.
         int vectors = (inner + L - 1) / L;
-        int columnChunks = (long) outer * len * inner < SimdElementwise.PARALLEL_ELEMENTS ? 1
+        int columnChunks = (long) outer * len * inner < Parallel.PARALLEL_ELEMENTS ? 1
                 : Math.max(1, Math.min(vectors, parallel.threads() * 2 / Math.max(outer, 1)));
         Parallel.RangeBody slabs = (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
@@ -64,7 +57,7 @@ final class SimdRows {
                 reduceColumns(max, scale, x, xo + p * len * inner, len, inner, q0, q1, o, oo + p * inner);
             }
         };
-        rows(outer * columnChunks, len * inner / columnChunks, slabs);
+        parallel.forRows(outer * columnChunks, len * inner / columnChunks, slabs);
     }
 
     /** o[q] = reduce_j x[base + j·inner + q] for q in [q0, q1), times scale. */
@@ -173,7 +166,7 @@ final class SimdRows {
     // ---- softmax and log-softmax ----------------------------------------------------------------------------------
 
     void softmax(float[] x, int xo, float[] o, int oo, int rows, int c, boolean log) {
-        rows(rows, c, (r0, r1) -> {
+        parallel.forRows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xr = xo + r * c, or = oo + r * c;
                 float max = rowMax(x, xr, c);
@@ -190,7 +183,7 @@ final class SimdRows {
 
     /** softmax: dx = y ⊙ (dy − ⟨dy, y⟩); log-softmax: dx = dy − exp(y)·Σdy. */
     void softmaxBackward(float[] y, int yo, float[] dy, int dyo, float[] dx, int dxo, int rows, int c, boolean log) {
-        rows(rows, c, (r0, r1) -> {
+        parallel.forRows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int yr = yo + r * c, dr = dyo + r * c, xr = dxo + r * c;
                 if (log) logSoftmaxBackwardRow(y, yr, dy, dr, dx, xr, c, rowSum(dy, dr, c));
@@ -233,7 +226,7 @@ final class SimdRows {
                    int oo, float[] mean, int mo, float[] rstd, int ro, int rows, int c) {
         float[] g = padded(gamma, gammaOff, c), b = padded(beta, betaOff, c);
         int go = 0, bo = 0;
-        rows(rows, c, (r0, r1) -> {
+        parallel.forRows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xr = xo + r * c;
                 float mu = rowSum(x, xr, c) / c;
@@ -283,7 +276,7 @@ final class SimdRows {
                            int mo, float[] rstd, int ro, float[] dx, int dxo, float[] dg, int dgo, float[] db,
                            int dbo, int rows, int c) {
         float[] g = padded(gamma, gammaOff, c);
-        int parts = (long) rows * c < SimdElementwise.PARALLEL_ELEMENTS ? 1 : Math.min(rows, parallel.threads() * 4);
+        int parts = (long) rows * c < Parallel.PARALLEL_ELEMENTS ? 1 : Math.min(rows, parallel.threads() * 4);
         int chunk = (rows + parts - 1) / parts;
         // Per-chunk partial sums of dγ and dβ, padded to whole vectors so every access takes the intrinsic path.
         // Each task allocates its own, so two threads never write one cache line (false sharing, which made this
@@ -363,7 +356,7 @@ final class SimdRows {
 
     /** loss = (1−ε)(lse − z_y) + ε·(lse − mean(z)). */
     void crossEntropy(float[] z, int zo, int[] labels, float eps, float[] o, int oo, int n, int c) {
-        rows(n, c, (r0, r1) -> {
+        parallel.forRows(n, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int zr = zo + r * c;
                 float max = rowMax(z, zr, c);
@@ -378,7 +371,7 @@ final class SimdRows {
     /** dz = (softmax(z) − target)·dloss, target = (1−ε)·onehot + ε/C. */
     void crossEntropyBackward(float[] z, int zo, int[] labels, float eps, float[] dl, int dlo, float[] dz, int dzo,
                               int n, int c) {
-        rows(n, c, (r0, r1) -> {
+        parallel.forRows(n, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int zr = zo + r * c, dr = dzo + r * c;
                 float max = rowMax(z, zr, c);
