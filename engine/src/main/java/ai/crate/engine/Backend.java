@@ -125,4 +125,35 @@ public interface Backend {
 
     /** out = x[…, start : start + out.dim(axis), …] along {@code axis}. */
     void slice(Tensor x, int axis, int start, Tensor out);
+
+    // ---- fused CRATE layers ------------------------------------------------------------------------------------
+
+    /**
+     * The attention of CRATE's multi-head subspace self-attention (MSSA), with Q = K = V tied: {@code w} [B, N, H·p]
+     * is the projection Y·Uᵀ, split into H heads W_h [N, p]; per (batch, head) A = softmax(scale · W_h W_hᵀ) and
+     * out_h = A · W_h. Writes {@code out} [B, N, H·p]; when {@code attn} is not null also A into it, [B, H, N, N].
+     */
+    void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn);
+
+    /**
+     * Gradient of {@link #mssaForward} with respect to w, overwriting {@code dw}: the tied projection gets three
+     * contributions per head, Aᵀ·dO (values) and scale·(dS + dSᵀ)·W (queries and keys), dS = A ⊙ (dO Wᵀ − rowsum).
+     * {@code attn} is the A saved by the forward, or null to recompute it (less memory, one more GEMM per head).
+     */
+    void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw);
+
+    /**
+     * CRATE's ISTA block, one proximal-gradient step against dictionary D [d, d]:
+     * out = ReLU(x + η·(x − x Dᵀ)·D − η·λ) for x [..., d], written in that two-GEMM form. When {@code residual} is
+     * not null it receives R = x − x Dᵀ (shape of x) for the backward.
+     */
+    void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual);
+
+    /**
+     * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0] and dR = G Dᵀ, writes dx = G + η(dR − dR·D) and
+     * overwrites dDict = η(Rᵀ G − dRᵀ x). {@code out} is the forward's output (its sign is the ReLU mask);
+     * {@code residual} is the saved R, or null to recompute it.
+     */
+    void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
+                      Tensor dx, Tensor dDict);
 }

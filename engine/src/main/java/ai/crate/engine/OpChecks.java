@@ -186,4 +186,44 @@ public final class OpChecks {
         }
         return a;
     }
+
+    /** Checks MSSA's arguments ({@code grad} is dout for the backward, else null); returns the head width p. */
+    public static int mssa(String op, Tensor w, int heads, float scale, Tensor grad, Tensor out, Tensor attn) {
+        if (w.rank() != 3) {
+            throw new IllegalArgumentException(op + ": w must be [batch, tokens, heads·headDim], got "
+                    + Arrays.toString(w.shape()));
+        }
+        if (heads < 1 || w.dim(2) % heads != 0) {
+            throw new IllegalArgumentException(op + ": width " + w.dim(2) + " of w " + Arrays.toString(w.shape())
+                    + " does not split into " + heads + " heads");
+        }
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        int b = w.dim(0), n = w.dim(1);
+        if (grad != null) Shapes.requireSameShape(op, w, "w", grad, "dout");
+        Shapes.requireSameShape(op, w, "w", out, grad == null ? "output" : "dw");
+        contiguous(op, grad == null ? "output" : "dw", out);
+        if (attn != null) {
+            Shapes.requireShape(op, "attn", attn, b, heads, n, n);
+            contiguous(op, "attn", attn);
+        }
+        return w.dim(2) / heads;
+    }
+
+    /** Checks ISTA's arguments ({@code dout} null for the forward); returns the width d. */
+    public static int ista(String op, Tensor x, Tensor dict, float eta, float lambda, Tensor dout, Tensor out,
+                           Tensor residual) {
+        if (x.rank() < 1) throw new IllegalArgumentException(op + ": x must have rank >= 1, got a scalar");
+        int d = x.dim(-1);
+        Shapes.requireShape(op, "dictionary", dict, d, d);
+        if (!Float.isFinite(eta) || !Float.isFinite(lambda)) {
+            throw new IllegalArgumentException(op + ": eta and lambda must be finite, got " + eta + ", " + lambda);
+        }
+        if (dout != null) Shapes.requireSameShape(op, x, "x", dout, "dout");
+        Shapes.requireSameShape(op, x, "x", out, "output");
+        if (residual != null) {
+            Shapes.requireSameShape(op, x, "x", residual, "residual");
+            contiguous(op, "residual", residual);
+        }
+        return d;
+    }
 }

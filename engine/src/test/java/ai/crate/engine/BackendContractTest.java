@@ -167,6 +167,17 @@ public abstract class BackendContractTest {
 
     Stream<Arguments> sizeCases() { return IntStream.of(sizes()).mapToObj(Arguments::of); }
 
+    /**
+     * (batch, tokens, heads, head width) for the fused MSSA tests: one token, single heads, odd token counts around
+     * a vector and a micro-tile, and a crate-tiny head (197 tokens, width 64).
+     */
+    protected List<int[]> mssaShapes() {
+        return List.of(new int[] {1, 1, 1, 1}, new int[] {2, 3, 1, 17}, new int[] {2, 17, 3, 5},
+                new int[] {1, 63, 2, 33}, new int[] {3, 65, 4, 16}, new int[] {1, 197, 2, 64});
+    }
+
+    Stream<Arguments> mssaCases() { return mssaShapes().stream().map(s -> Arguments.of(s[0], s[1], s[2], s[3])); }
+
     Stream<Arguments> unaryCases() {
         return Stream.of(UnaryOp.values()).flatMap(op -> IntStream.of(sizes()).mapToObj(n -> Arguments.of(op, n)));
     }
@@ -1221,6 +1232,149 @@ public abstract class BackendContractTest {
         assertTrue(e.isContiguous());
     }
 
+
+    // =================================================================================================================
+    // fused CRATE layers: MSSA and ISTA
+    // =================================================================================================================
+
+    /**
+     * Fused ops chain GEMMs, a softmax and elementwise steps; their rounding is bounded like a GEMM's over the total
+     * reduction length K of the chain, relative to the output's own size: atol = this·√K·rms(expected), rtol
+     * {@link #GEMM_RTOL}. A wrong index, a missing gradient term (one of MSSA's three, ISTA's two dictionary terms)
+     * or an unmasked ReLU changes outputs by a sizeable fraction of rms(expected), orders above the bound.
+     */
+    public static final double FUSED_ATOL_PER_SQRT_K = 2e-5;
+
+    protected static double fusedAtol(int k, float[] expected) {
+        return FUSED_ATOL_PER_SQRT_K * Math.sqrt(Math.max(k, 1)) * rms(expected);
+    }
+
+    @ParameterizedTest(name = "B={0} N={1} H={2} p={3}")
+    @MethodSource("mssaCases")
+    void mssaForwardMatchesOracle(int batch, int n, int heads, int p) {
+        SplittableRandom r = rng("mssaForward", batch, n, heads, p);
+        float scale = (float) (1 / Math.sqrt(p));
+        float[] wd = normal(r, batch * n * heads * p, 1.5);
+        for (Pair w : List.of(pair(wd, batch, n, heads * p), stridedPair(wd, batch, n, heads * p))) {
+            for (boolean keep : BOOLS) {
+                Pair out = nans(batch, n, heads * p), attn = keep ? nans(batch, heads, n, n) : null;
+                b().mssaForward(w.mine(), heads, scale, out.mine(), keep ? attn.mine() : null);
+                oracle.mssaForward(w.ref(), heads, scale, out.ref(), keep ? attn.ref() : null);
+                String what = "mssaForward w" + s(w.shape()) + " strides " + s(w.mine().strides()) + " heads "
+                        + heads + (keep ? " keeping A" : "");
+                float[] expected = oracle.toArray(out.ref());
+                assertPairClose(what + " out", out, fusedAtol(n + p, expected), GEMM_RTOL);
+                if (keep) assertPairClose(what + " attn", attn, fusedAtol(p + n, oracle.toArray(attn.ref())), GEMM_RTOL);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "B={0} N={1} H={2} p={3}")
+    @MethodSource("mssaCases")
+    void mssaBackwardMatchesOracle(int batch, int n, int heads, int p) {
+        SplittableRandom r = rng("mssaBackward", batch, n, heads, p);
+        float scale = (float) (1 / Math.sqrt(p));
+        int[] shape = {batch, n, heads * p};
+        float[] wd = normal(r, size(shape), 1.5), dod = normal(r, size(shape), 1);
+        Pair ref = nans(shape);
+        oracle.mssaBackward(oracle.fromArray(wd, shape), null, oracle.fromArray(dod, shape), heads, scale, ref.ref());
+        float[] expected = oracle.toArray(ref.ref());
+        for (boolean saved : BOOLS) {
+            for (boolean strided : BOOLS) {
+                Pair w = strided ? stridedPair(wd, shape) : pair(wd, shape);
+                Pair dout = strided ? pair(dod, shape) : stridedPair(dod, shape);
+                Tensor attn = null;
+                if (saved) {
+                    attn = b().empty(batch, heads, n, n);
+                    b().mssaForward(w.mine(), heads, scale, b().empty(shape), attn);
+                }
+                Pair dw = nans(shape);
+                b().mssaBackward(w.mine(), attn, dout.mine(), heads, scale, dw.mine());
+                assertClose("mssaBackward w" + s(shape) + " heads " + heads + (saved ? " saved A" : " recomputed A")
+                                + (strided ? " strided w" : " strided dout"), shape, expected, b().toArray(dw.mine()),
+                        fusedAtol(2 * n + p, expected), GEMM_RTOL);
+            }
+        }
+    }
+
+    /** Dictionary entries like the official kaiming-uniform init (std √(2/d)), x about unit size. */
+    private float[][] istaInputs(String op, int d, int rows) {
+        SplittableRandom r = rng(op, d, rows);
+        return new float[][] {normal(r, rows * d, 1), normal(r, d * d, Math.sqrt(2.0 / d)), normal(r, rows * d, 1)};
+    }
+
+    @ParameterizedTest(name = "d={0}")
+    @MethodSource("sizeCases")
+    void istaForwardMatchesOracle(int d) {
+        if (d > 200) return;  // the d×d dictionary and the oracle's d³ loops: 197 already covers the long tails
+        float eta = 0.1f, lambda = 0.1f;
+        float[][] in = istaInputs("istaForward", d, 6);
+        for (Pair x : List.of(pair(in[0], 2, 3, d), stridedPair(in[0], 6, d))) {
+            Pair dict = pair(in[1], d, d), out = nans(x.shape()), res = nans(x.shape());
+            b().istaForward(x.mine(), dict.mine(), eta, lambda, out.mine(), res.mine());
+            oracle.istaForward(x.ref(), dict.ref(), eta, lambda, out.ref(), res.ref());
+            String what = "istaForward x" + s(x.shape()) + " strides " + s(x.mine().strides());
+            assertPairClose(what + " out", out, fusedAtol(2 * d, oracle.toArray(out.ref())), GEMM_RTOL);
+            assertPairClose(what + " residual", res, fusedAtol(d, oracle.toArray(res.ref())), GEMM_RTOL);
+            Pair noResidual = nans(x.shape());
+            b().istaForward(x.mine(), dict.mine(), eta, lambda, noResidual.mine(), null);
+            assertArrayEquals(b().toArray(out.mine()), b().toArray(noResidual.mine()),
+                    what + ": out must not depend on whether the residual is kept");
+        }
+    }
+
+    @ParameterizedTest(name = "d={0}")
+    @MethodSource("sizeCases")
+    void istaBackwardMatchesOracle(int d) {
+        if (d > 200) return;
+        float eta = 0.1f, lambda = 0.1f;
+        float[][] in = istaInputs("istaBackward", d, 6);
+        Tensor xr = oracle.fromArray(in[0], 6, d), dr = oracle.fromArray(in[1], d, d);
+        Tensor outRef = oracle.empty(6, d), resRef = oracle.empty(6, d);
+        oracle.istaForward(xr, dr, eta, lambda, outRef, resRef);
+        // both backends get the oracle's forward output, so the ReLU mask is the same for both
+        float[] outD = oracle.toArray(outRef), resD = oracle.toArray(resRef);
+        int active = 0;
+        for (float v : outD) if (v > 0) active++;
+        assertTrue(active > 0 && (active < outD.length || d == 1), "test data should exercise both sides of the ReLU");
+        Pair dxRef = nans(6, d), ddRef = nans(d, d);
+        oracle.istaBackward(xr, dr, outRef, null, oracle.fromArray(in[2], 6, d), eta, dxRef.ref(), ddRef.ref());
+        float[] dxE = oracle.toArray(dxRef.ref()), ddE = oracle.toArray(ddRef.ref());
+        for (boolean saved : BOOLS) {
+            for (boolean strided : BOOLS) {
+                Pair x = strided ? stridedPair(in[0], 2, 3, d) : pair(in[0], 2, 3, d);
+                Pair dout = strided ? pair(in[2], 2, 3, d) : stridedPair(in[2], 2, 3, d);
+                Pair dict = strided ? pair(in[1], d, d) : stridedPair(in[1], d, d);
+                Pair dx = nans(2, 3, d), dd = nans(d, d);
+                b().istaBackward(x.mine(), dict.mine(), b().fromArray(outD, 2, 3, d),
+                        saved ? b().fromArray(resD, 2, 3, d) : null, dout.mine(), eta, dx.mine(), dd.mine());
+                String what = "istaBackward d=" + d + (saved ? " saved R" : " recomputed R")
+                        + (strided ? " strided x" : " strided dout and dict");
+                assertClose(what + " dx", new int[] {6, d}, dxE, b().toArray(dx.mine()), fusedAtol(2 * d, dxE),
+                        GEMM_RTOL);
+                assertClose(what + " dDict", new int[] {d, d}, ddE, b().toArray(dd.mine()), fusedAtol(6 + d, ddE),
+                        GEMM_RTOL);
+            }
+        }
+    }
+
+    @Test
+    void fusedOpsRejectMisuse() {
+        Tensor w = t(2, 5, 6);
+        assertRejects(() -> b().mssaForward(w, 4, 0.5f, t(2, 5, 6), null), "mssaForward", "6", "4 heads");
+        assertRejects(() -> b().mssaForward(t(5, 6), 2, 0.5f, t(5, 6), null), "mssaForward", "[5, 6]");
+        assertRejects(() -> b().mssaForward(w, 2, 0.5f, t(2, 5, 6), t(2, 2, 5, 4)), "mssaForward", "attn",
+                "[2, 2, 5, 4]");
+        assertRejects(() -> b().mssaBackward(w, null, t(2, 5, 7), 2, 0.5f, t(2, 5, 6)), "mssaBackward", "dout",
+                "[2, 5, 7]");
+        assertRejects(() -> b().istaForward(t(3, 4), t(4, 5), 0.1f, 0.1f, t(3, 4), null), "istaForward",
+                "dictionary", "[4, 5]");
+        assertRejects(() -> b().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f, t(3, 5), null), "istaForward", "[3, 5]");
+        assertRejects(() -> b().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, t(3, 4), t(4, 3)),
+                "istaBackward", "dDict", "[4, 3]");
+        assertRejects(() -> b().istaForward(t(3, 4), t(4, 4), Float.NaN, 0.1f, t(3, 4), null), "istaForward", "eta");
+    }
+
     // =================================================================================================================
     // misuse
     // =================================================================================================================
@@ -1396,6 +1550,20 @@ public abstract class BackendContractTest {
                 Arguments.of("concat out", (Executable) () -> me.concat(List.of(t(2, 3), t(2, 4)), 1, strided(2, 7))),
                 Arguments.of("slice out", (Executable) () -> me.slice(t(2, 9), 1, 1, strided(2, 7))),
                 Arguments.of("fill out", (Executable) () -> me.fill(strided(2, 7), 1f)),
+                Arguments.of("mssaForward output", (Executable) () -> me.mssaForward(t(2, 3, 4), 2, 0.5f,
+                        strided(2, 3, 4), null)),
+                Arguments.of("mssaForward attn", (Executable) () -> me.mssaForward(t(2, 3, 4), 2, 0.5f, t(2, 3, 4),
+                        strided(2, 2, 3, 3))),
+                Arguments.of("mssaBackward dw", (Executable) () -> me.mssaBackward(t(2, 3, 4), null, t(2, 3, 4), 2,
+                        0.5f, strided(2, 3, 4))),
+                Arguments.of("istaForward output", (Executable) () -> me.istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
+                        strided(3, 4), null)),
+                Arguments.of("istaForward residual", (Executable) () -> me.istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
+                        t(3, 4), strided(3, 4))),
+                Arguments.of("istaBackward dx", (Executable) () -> me.istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
+                        t(3, 4), 0.1f, strided(3, 4), t(4, 4))),
+                Arguments.of("istaBackward dDict", (Executable) () -> me.istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
+                        t(3, 4), 0.1f, t(3, 4), strided(4, 4))),
                 Arguments.of("randomUniform out", (Executable) () -> me.randomUniform(strided(2, 7), 1L, 0f, 1f)),
                 Arguments.of("randomNormal out", (Executable) () -> me.randomNormal(strided(2, 7), 1L, 0f, 1f)));
     }

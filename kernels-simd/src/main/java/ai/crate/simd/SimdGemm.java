@@ -87,17 +87,34 @@ final class SimdGemm {
     /** C[p][m0:m1, n0:n1] for one batch entry. */
     private void block(float alpha, float[] a, float[] b, float[] c, int cBase, Layout.Gemm g, float beta,
                        int p, int m0, int m1, int n0, int n1) {
+        block(alpha, a, (int) g.aOffsets()[p], g.aRowStride(), g.aColStride(), b, (int) g.bOffsets()[p],
+                g.bRowStride(), g.bColStride(), beta, c, (int) g.cOffset(cBase, p), g.n(), g.k(), m0, m1, n0, n1);
+    }
+
+    /**
+     * One small GEMM on the calling thread, for kernels that are already parallel at a coarser grain (MSSA runs one
+     * per batch × head): C[m, n] (row stride ldc) = α·A[m, k]·B[k, n] + β·C, A and B given by offsets and strides.
+     */
+    void serial(float alpha, float[] a, int aOff, int aRow, int aCol, float[] b, int bOff, int bRow, int bCol,
+                float beta, float[] c, int cOff, int ldc, int m, int n, int k) {
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            for (int r = 0; r < m; r++) scale(c, cOff + r * ldc, n, beta);
+            return;
+        }
+        block(alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, beta, c, cOff, ldc, k, 0, m, 0, n);
+    }
+
+    private void block(float alpha, float[] a, int ao, int aRow, int aCol, float[] b, int bo, int bRow, int bCol,
+                       float beta, float[] c, int co, int ldc, int k, int m0, int m1, int n0, int n1) {
         float[] bp = packed.get(), tile = tiles.get();
-        int n = g.n(), k = g.k();
-        int ao = (int) g.aOffsets()[p], bo = (int) g.bOffsets()[p], co = (int) g.cOffset(cBase, p);
-        int aRow = g.aRowStride(), aCol = g.aColStride();
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             // Equal k-blocks of at most KC: fewer passes over C than a short last block would need.
             int kBlocks = (k + KC - 1) / KC, kStep = (k + kBlocks - 1) / kBlocks;
             for (int pc = 0; pc < k; pc += kStep) {
                 int kc = Math.min(kStep, k - pc);
-                packB(b, bo + pc * g.bRowStride() + jc * g.bColStride(), g.bRowStride(), g.bColStride(), kc, nc, bp);
+                packB(b, bo + pc * bRow + jc * bCol, bRow, bCol, kc, nc, bp);
                 boolean first = pc == 0;
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -107,8 +124,8 @@ final class SimdGemm {
                         for (int ir = 0; ir < mc; ir += MR) {
                             int rows = Math.min(MR, mc - ir);
                             int aOff = ao + (ic + ir) * aRow + pc * aCol;
-                            int cOff = co + (ic + ir) * n + jc + jr;
-                            tile(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, n, rows, w, alpha, beta, first, tile);
+                            int cOff = co + (ic + ir) * ldc + jc + jr;
+                            tile(a, aOff, aRow, aCol, bp, bOff, kc, c, cOff, ldc, rows, w, alpha, beta, first, tile);
                         }
                     }
                 }

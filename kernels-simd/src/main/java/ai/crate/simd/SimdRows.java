@@ -192,7 +192,7 @@ final class SimdRows {
         });
     }
 
-    private static void softmaxBackwardRow(float[] y, int yr, float[] dy, int dr, float[] dx, int xr, int c, float dot) {
+    static void softmaxBackwardRow(float[] y, int yr, float[] dy, int dr, float[] dx, int xr, int c, float dot) {
         FloatVector dotV = FloatVector.broadcast(S, dot);
         int i = 0;
         for (; i <= c - L; i += L) {
