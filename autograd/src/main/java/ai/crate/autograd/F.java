@@ -321,6 +321,45 @@ public final class F {
         });
     }
 
+    // ---- fused CRATE layers ------------------------------------------------------------------------------------
+
+    /**
+     * The attention of CRATE's MSSA on w = Y·Uᵀ [B, N, H·p] with Q = K = V tied: per head softmax(scale·W_h W_hᵀ)·W_h
+     * (see {@link Backend#mssaForward}). With {@code keepAttention} the forward saves A (B·H·N² floats) for the
+     * backward; without it the backward recomputes A (one more N×N×p GEMM per head). No-grad scopes save nothing.
+     */
+    public static Variable mssa(Variable w, int heads, float scale, boolean keepAttention) {
+        Tensor wv = w.value();
+        Backend be = wv.backend();
+        Tensor out = be.empty(wv.shape());
+        boolean save = keepAttention && Autograd.isGradEnabled() && w.requiresGrad();
+        Tensor attn = save ? be.empty(wv.dim(0), heads, wv.dim(1), wv.dim(1)) : null;
+        be.mssaForward(wv, heads, scale, out, attn);
+        return Variable.fromOp("mssa", out, List.of(w), (dy, needs) -> {
+            Tensor dw = be.empty(wv.shape());
+            be.mssaBackward(wv, attn, dy, heads, scale, dw);
+            return new Tensor[] {dw};
+        });
+    }
+
+    /**
+     * CRATE's ISTA block: ReLU(x + η(x − x Dᵀ)D − ηλ) for x [..., d] and dictionary D [d, d] (see {@link
+     * Backend#istaForward}). The residual R = x − x Dᵀ is saved for the backward when a gradient is recorded.
+     */
+    public static Variable ista(Variable x, Variable dict, float eta, float lambda) {
+        Backend be = backend("ista", x, dict);
+        Tensor xv = x.value(), dv = dict.value();
+        Tensor out = be.empty(xv.shape());
+        boolean save = Autograd.isGradEnabled() && (x.requiresGrad() || dict.requiresGrad());
+        Tensor residual = save ? be.empty(xv.shape()) : null;
+        be.istaForward(xv, dv, eta, lambda, out, residual);
+        return Variable.fromOp("ista", out, List.of(x, dict), (dy, needs) -> {
+            Tensor dx = be.empty(xv.shape()), dd = be.empty(dv.shape());
+            be.istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
+            return new Tensor[] {needs[0] ? dx : null, needs[1] ? dd : null};
+        });
+    }
+
     // ---- indexing and layout -----------------------------------------------------------------------------------
 
     /**

@@ -210,6 +210,51 @@ class OpGradientTest {
         check(xs -> F.crossEntropy(xs.getFirst(), new int[] {16, 0, 5}, smoothing), normal(3, 3, 17));
     }
 
+    // ---- fused CRATE layers ------------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void mssa(boolean keepAttention) {
+        check(xs -> F.mssa(xs.getFirst(), 2, (float) (1 / Math.sqrt(3)), keepAttention), normal(31, 2, 5, 6));
+        check(xs -> F.mssa(xs.getFirst(), 1, 0.5f, keepAttention), normal(32, 1, 4, 4));
+        check(xs -> F.mssa(xs.getFirst(), 3, 0.7f, keepAttention), normal(33, 1, 1, 3));
+    }
+
+    @Test
+    void ista() {
+        for (int[] shape : new int[][] {{2, 3, 5}, {4, 1}, {7, 3}}) {
+            int d = shape[shape.length - 1];
+            Tensor dict = B.empty(d, d);
+            B.randomNormal(dict, 41 + d, 0f, (float) Math.sqrt(2.0 / d));
+            Tensor x = awayFromKink(normal(40 + d, shape), dict, 0.1f, 0.1f);
+            check(xs -> F.ista(xs.get(0), xs.get(1), 0.1f, 0.1f), x, dict);
+        }
+    }
+
+    /**
+     * x nudged until every ISTA pre-activation is at least 0.15 from the ReLU's kink, so no gradient-check step
+     * (≤ 0.04 in x, moving a pre-activation by about as much) crosses it. The pre-activation is read as
+     * ReLU(pre + 100) − 100, i.e. the same op with λ lowered by 100/η.
+     */
+    private static Tensor awayFromKink(Tensor x, Tensor dict, float eta, float lambda) {
+        float[] v = B.toArray(x);
+        for (int round = 0; round < 50; round++) {
+            Tensor shifted = B.empty(x.shape());
+            B.istaForward(B.fromArray(v, x.shape()), dict, eta, lambda - 100f / eta, shifted, null);
+            float[] pre = B.toArray(shifted);
+            boolean clear = true;
+            for (int i = 0; i < v.length; i++) {
+                float p = pre[i] - 100f;
+                if (Math.abs(p) < 0.15f) {
+                    v[i] += p >= 0 ? 0.3f : -0.3f;
+                    clear = false;
+                }
+            }
+            if (clear) return B.fromArray(v, x.shape());
+        }
+        throw new IllegalStateException("could not move ISTA inputs away from the ReLU kink");
+    }
+
     // ---- indexing and layout -----------------------------------------------------------------------------------
 
     @Test
