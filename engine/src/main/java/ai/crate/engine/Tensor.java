@@ -87,6 +87,26 @@ public final class Tensor {
         return new Tensor(backend, storage, s, st, offset);
     }
 
+    /** A view with dimensions reordered: dimension i of the result is dimension {@code order[i]} of this (no copy). */
+    public Tensor permute(int... order) {
+        if (order.length != shape.length) {
+            throw new IllegalArgumentException("permute: order " + Arrays.toString(order) + " does not list the "
+                    + shape.length + " dimensions of shape " + Arrays.toString(shape));
+        }
+        boolean[] seen = new boolean[shape.length];
+        int[] s = new int[shape.length], st = new int[shape.length];
+        for (int i = 0; i < order.length; i++) {
+            int a = Shapes.axis(order[i], shape, "permute");
+            if (seen[a]) {
+                throw new IllegalArgumentException("permute: order " + Arrays.toString(order) + " repeats axis " + a);
+            }
+            seen[a] = true;
+            s[i] = shape[a];
+            st[i] = strides[a];
+        }
+        return new Tensor(backend, storage, s, st, offset);
+    }
+
     /** A view of indices [start, end) along {@code axis} (no copy). */
     public Tensor slice(int axis, int start, int end) {
         int a = Shapes.axis(axis, shape, "slice");

@@ -33,6 +33,24 @@ class TensorViewTest {
     }
 
     @Test
+    void permuteReordersDimensionsWithoutCopying() {
+        Tensor t = iota(2, 3, 4);
+        Tensor p = t.permute(2, 0, 1);
+        assertSame(t.storage(), p.storage());
+        assertArrayEquals(new int[] {4, 2, 3}, p.shape());
+        float[] v = p.toFloatArray();
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 3; j++) assertEquals(i * 12 + j * 4 + k, v[(k * 2 + i) * 3 + j], "p[" + k + "," + i + "," + j + "]");
+        assertArrayEquals(t.toFloatArray(), p.permute(1, 2, 0).toFloatArray(), "the inverse permutation restores it");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> t.permute(0, 0, 1));
+        assertTrue(e.getMessage().contains("repeats axis 0"), e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> t.permute(1, 0));
+        assertTrue(e.getMessage().contains("[2, 3, 4]"), e.getMessage());
+    }
+
+    @Test
     void viewsShareStorage() {
         Tensor t = iota(3, 4);
         Tensor r = t.reshape(2, 6), tr = t.transpose(), sl = t.slice(1, 1, 3), sel = t.select(2);

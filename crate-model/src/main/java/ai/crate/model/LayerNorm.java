@@ -1,0 +1,18 @@
+package ai.crate.model;
+
+import ai.crate.autograd.F;
+import ai.crate.autograd.Variable;
+
+/** nn.LayerNorm over the last axis: eps 1e-5, affine, weight 1 and bias 0 at init. */
+public final class LayerNorm extends Module {
+    public static final float EPS = 1e-5f;
+    private final Variable weight;
+    private final Variable bias;
+
+    public LayerNorm(Init init, int dim) {
+        this.weight = parameter("weight", init.constant(1f, dim));
+        this.bias = parameter("bias", init.constant(0f, dim));
+    }
+
+    public Variable forward(Variable x) { return F.layerNorm(x, weight, bias, EPS); }
+}

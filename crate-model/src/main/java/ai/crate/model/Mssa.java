@@ -1,0 +1,42 @@
+package ai.crate.model;
+
+import ai.crate.autograd.F;
+import ai.crate.autograd.Variable;
+import ai.crate.engine.Backend;
+import ai.crate.engine.Tensor;
+
+/**
+ * Multi-head subspace self-attention with its pre-norm and residual, as the official
+ * {@code PreNorm(Attention)} layer: Z + W_out·MSSA(LN(Z)) + b_out, where MSSA projects once, W = LN(Z)·Uᵀ, and uses W
+ * as query, key and value of every head (U is the official {@code qkv.weight}, no bias).
+ */
+public final class Mssa extends Module {
+    private final LayerNorm norm;
+    private final Linear qkv;
+    private final Linear toOut;
+    private final int heads;
+    private final float scale;
+
+    public Mssa(Init init, CrateConfig config) {
+        this.norm = child("norm", new LayerNorm(init, config.dim()));
+        this.qkv = child("fn.qkv", new Linear(init, config.dim(), config.dim(), false));
+        this.toOut = child("fn.to_out.0", new Linear(init, config.dim(), config.dim(), true));
+        this.heads = config.heads();
+        this.scale = config.attentionScale();
+    }
+
+    /** Z + MSSA(Z); with {@code keepAttention} the backward reuses the forward's attention instead of recomputing. */
+    public Variable forward(Variable z, boolean keepAttention) {
+        Variable w = qkv.forward(norm.forward(z));
+        return F.add(z, toOut.forward(F.mssa(w, heads, scale, keepAttention)));
+    }
+
+    /** Inference only (no tape): as {@link #forward}, also writing each head's attention into attn [B, H, N, N]. */
+    Variable forwardWithAttention(Variable z, Tensor attn) {
+        Variable w = qkv.forward(norm.forward(z));
+        Backend be = w.backend();
+        Tensor o = be.empty(w.shape());
+        be.mssaForward(w.value(), heads, scale, o, attn);
+        return F.add(z, toOut.forward(Variable.constant(o)));
+    }
+}

@@ -1,0 +1,40 @@
+package ai.crate.model;
+
+import ai.crate.autograd.Variable;
+import ai.crate.engine.Tensor;
+import java.util.Arrays;
+
+/**
+ * The official {@code to_patch_embedding}: images [B, C, H, W] cut into p×p patches flattened channel-last
+ * ({@code b c (h p1) (w p2) -> b (h w) (p1 p2 c)}), then LayerNorm(p²C) → Linear(p²C → d) → LayerNorm(d).
+ */
+public final class PatchEmbed extends Module {
+    private final CrateConfig config;
+    private final LayerNorm patchNorm;
+    private final Linear projection;
+    private final LayerNorm tokenNorm;
+
+    public PatchEmbed(Init init, CrateConfig config) {
+        this.config = config;
+        this.patchNorm = child("1", new LayerNorm(init, config.patchDim()));
+        this.projection = child("2", new Linear(init, config.patchDim(), config.dim(), true));
+        this.tokenNorm = child("3", new LayerNorm(init, config.dim()));
+    }
+
+    /** Patch tokens [B, n, d]. */
+    public Variable forward(Tensor images) {
+        return tokenNorm.forward(projection.forward(patchNorm.forward(Variable.constant(patchify(images, config)))));
+    }
+
+    /** Images [B, C, H, W] → patches [B, (H/p)(W/p), p·p·C] in (p1 p2 c) order: one strided copy. */
+    public static Tensor patchify(Tensor images, CrateConfig config) {
+        int[] s = images.shape();
+        if (s.length != 4 || s[1] != config.channels() || s[2] != config.imageSize() || s[3] != config.imageSize()) {
+            throw new IllegalArgumentException("images must be [batch, " + config.channels() + ", "
+                    + config.imageSize() + ", " + config.imageSize() + "] for this model, got " + Arrays.toString(s));
+        }
+        int b = s[0], c = s[1], p = config.patchSize(), g = config.gridSize();
+        Tensor grid = images.reshape(b, c, g, p, g, p).permute(0, 2, 4, 3, 5, 1);   // [B, gh, gw, p1, p2, C]
+        return grid.contiguous().reshape(b, g * g, p * p * c);
+    }
+}
