@@ -1,0 +1,167 @@
+package ai.crate.cli;
+
+import ai.crate.autograd.F;
+import ai.crate.autograd.Variable;
+import ai.crate.engine.Backend;
+import ai.crate.engine.Tensor;
+import ai.crate.model.Crate;
+import ai.crate.model.CrateConfig;
+import ai.crate.model.optim.AdamW;
+import com.google.gson.Gson;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Train-step (forward, cross-entropy, backward, AdamW step) and inference throughput of a preset on random data:
+ * images per second, the median of several timed runs after warm-up. The PyTorch peer measured the same way is
+ * tools/pytorch/bench_crate.py.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Train-step and inference images/s of a preset on random data (median of runs after warm-up).")
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", required = true, paramLabel = "NAME",
+            description = "Preset: ${COMPLETION-CANDIDATES}", completionCandidates = InfoCommand.Presets.class)
+    String config;
+
+    @Option(names = "--batch", paramLabel = "B", description = "Images per step (default: 128 fmnist-small, "
+            + "64 cifar-tiny, 16 crate-tiny, else 32).")
+    Integer batch;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--runs", paramLabel = "R", defaultValue = "5", description = "Timed runs (default ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--steps", paramLabel = "S", defaultValue = "3", description = "Steps per timed run (default ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--json", description = "One JSON object instead of text.")
+    boolean json;
+
+    @Mixin
+    BackendOptions backendOptions;
+
+    static int defaultBatch(String preset) {
+        return switch (preset) {
+            case "fmnist-small" -> 128;
+            case "cifar-tiny" -> 64;
+            case "crate-tiny" -> 16;
+            default -> 32;
+        };
+    }
+
+    @Override
+    public Integer call() {
+        if (warmup < 0 || runs < 1 || steps < 1) {
+            throw new IllegalArgumentException("need --warmup >= 0, --runs >= 1, --steps >= 1");
+        }
+        CrateConfig c = CrateConfig.preset(config);
+        int b = batch != null ? batch : defaultBatch(config);
+        if (b < 1) throw new IllegalArgumentException("--batch must be positive, got " + b);
+        Backend be = backendOptions.resolve();
+        Crate model = new Crate(c, be, 0);
+        Tensor images = be.empty(b, c.channels(), c.imageSize(), c.imageSize());
+        be.randomUniform(images, 1, -1f, 1f);
+        SplittableRandom r = new SplittableRandom(2);
+        int[] labels = new int[b];
+        for (int i = 0; i < b; i++) labels[i] = r.nextInt(c.numClasses());
+        List<Variable> params = new ArrayList<>(model.namedParameters().values());
+        AdamW opt = new AdamW(params, 1e-4f, 0.05f);
+
+        Runnable trainStep = () -> {
+            opt.zeroGrad();
+            Variable loss = F.crossEntropy(model.forward(images), labels, 0f);
+            loss.backward();
+            opt.step();
+            model.markUpdated();
+        };
+        Runnable inferStep = () -> model.inference().logits(images);
+        double[] train = measure(trainStep, b), infer = measure(inferStep, b);
+
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("config", config);
+        out.put("batch", b);
+        out.put("backend", be.name());
+        out.put("threads", threadsOf(be));
+        out.put("train_img_s", median(train));
+        out.put("infer_img_s", median(infer));
+        out.put("train_runs", train);
+        out.put("infer_runs", infer);
+        out.put("peak_heap_mb", peakHeapMb());
+        out.put("peak_rss_mb", peakRssMb());
+        out.put("params", c.parameterCount());
+        out.put("train_gflop_s", median(train) * 3 * c.forwardFlopsPerImage() / 1e9);
+        out.put("infer_gflop_s", median(infer) * c.forwardFlopsPerImage() / 1e9);
+        out.put("java", Runtime.version().toString());
+        if (json) {
+            spec.commandLine().getOut().println(new Gson().toJson(out));
+        } else {
+            spec.commandLine().getOut().printf("%s batch %d on %s (%s threads): train %.1f img/s, inference %.1f img/s, peak heap %.0f MB,"
+                            + " peak RSS %s MB%n", config, b, be.name(), out.get("threads"), median(train),
+                    median(infer), peakHeapMb(), out.get("peak_rss_mb"));
+        }
+        return 0;
+    }
+
+    /** Images/s of each timed run after the warm-up steps. */
+    private double[] measure(Runnable step, int b) {
+        for (int i = 0; i < warmup; i++) step.run();
+        double[] rates = new double[runs];
+        for (int run = 0; run < runs; run++) {
+            long t0 = System.nanoTime();
+            for (int s = 0; s < steps; s++) step.run();
+            rates[run] = (double) b * steps / ((System.nanoTime() - t0) / 1e9);
+        }
+        return rates;
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static Object threadsOf(Backend be) {
+        return be instanceof ai.crate.simd.SimdBackend s ? s.threads() : 1;
+    }
+
+    private static double peakHeapMb() {
+        long bytes = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) bytes += pool.getPeakUsage().getUsed();
+        }
+        return bytes / 1048576.0;
+    }
+
+    /** The process's peak resident set (VmHWM), the same measure the PyTorch peer reports; null off Linux. */
+    private static Double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+            }
+        } catch (IOException | NumberFormatException e) {
+            return null;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,36 @@
+package ai.crate.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code crate}: the command line of CRATE-Java. Run through the {@code ./crate} launcher at the repository root. */
+@Command(name = "crate", mixinStandardHelpOptions = true, version = "crate 0.1.0",
+        description = "CRATE white-box transformers on the JVM.",
+        subcommands = {ForwardCommand.class, InfoCommand.class, BenchCommand.class})
+public final class CrateCli implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() { spec.commandLine().usage(System.out); }
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with our error handling: a bad file or argument prints one line, not a stack trace. */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new CrateCli());
+        cl.setExecutionExceptionHandler((e, line, parsed) -> {
+            line.getErr().println("crate " + line.getCommandName() + ": " + message(e));
+            if (Boolean.getBoolean("crate.stacktrace")) e.printStackTrace(line.getErr());
+            return 2;
+        });
+        return cl;
+    }
+
+    private static String message(Throwable e) {
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? e.toString() : m;
+    }
+}

@@ -1,0 +1,144 @@
+package ai.crate.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.crate.engine.BackendContractTest;
+import ai.crate.model.Crate;
+import ai.crate.model.CrateCheckpoints;
+import ai.crate.model.io.SafeTensors;
+import ai.crate.model.io.StoredTensor;
+import ai.crate.model.io.TensorFile;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The commands end to end, in process, on the PyTorch parity fixtures of crate-model. */
+class CrateCliTest {
+    static final Path FIXTURES = Path.of("../crate-model/src/test/resources/parity");
+
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = CrateCli.commandLine();
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    /** Splits a fixture into a model checkpoint (parameters only) and an input file (images, labels). */
+    private Path[] split(String name) throws Exception {
+        TensorFile f = SafeTensors.read(FIXTURES.resolve(name + ".safetensors"));
+        Map<String, StoredTensor> params = new LinkedHashMap<>(), input = new LinkedHashMap<>();
+        f.tensors().forEach((k, v) -> {
+            if (k.equals("images") || k.equals("labels")) input.put(k, v);
+            else if (!k.startsWith("grad.") && !k.equals("logits") && !k.equals("loss")) params.put(k, v);
+        });
+        Path model = dir.resolve(name + "-model.safetensors"), in = dir.resolve(name + "-input.safetensors");
+        SafeTensors.write(model, params, f.metadata());
+        SafeTensors.write(in, input, Map.of());
+        return new Path[] {model, in};
+    }
+
+    @Test
+    void forwardWithGradsReproducesPyTorch() throws Exception {
+        for (String name : new String[] {"parity_a", "parity_b"}) {
+            Path[] files = split(name);
+            Path out = dir.resolve(name + "-out.safetensors");
+            Run r = run("forward", "--checkpoint", files[0].toString(), "--input", files[1].toString(), "--output",
+                    out.toString(), "--grads", "--backend", "simd");
+            assertEquals(0, r.code(), r.err());
+            TensorFile got = SafeTensors.read(out), want = SafeTensors.read(FIXTURES.resolve(name + ".safetensors"));
+            BackendContractTest.assertClose(name + " logits", want.tensors().get("logits").floats(),
+                    got.tensors().get("logits").floats(), 1e-4, 0);
+            assertEquals(want.tensors().get("loss").floats()[0], got.tensors().get("loss").floats()[0], 1e-5);
+            long grads = want.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count();
+            assertEquals(grads, got.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count());
+            for (String k : want.tensors().keySet()) {
+                if (!k.startsWith("grad.")) continue;
+                float[] w = want.tensors().get(k).floats(), g = got.tensors().get(k).floats();
+                double diff = 0, norm = 0;
+                for (int i = 0; i < w.length; i++) { diff += Math.pow(g[i] - w[i], 2); norm += w[i] * w[i]; }
+                assertTrue(Math.sqrt(diff / norm) <= 1e-3, name + " " + k);
+            }
+        }
+    }
+
+    @Test
+    void forwardOnTheOfficialPthNeedsTheHeadCount() throws Exception {
+        Path in = split("parity_a")[1], out = dir.resolve("pth-out.safetensors");
+        String pth = FIXTURES.resolve("parity_a.pth").toString();
+        Run missing = run("forward", "--checkpoint", pth, "--input", in.toString(), "--output", out.toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("parity_a.pth") && missing.err().contains("--heads"), missing.err());
+        assertFalse(Files.exists(out), "nothing written on failure");
+        Run ok = run("forward", "--checkpoint", pth, "--heads", "3", "--input", in.toString(), "--output", out.toString());
+        assertEquals(0, ok.code(), ok.err());
+        BackendContractTest.assertClose("pth logits",
+                SafeTensors.read(FIXTURES.resolve("parity_a.safetensors")).tensors().get("logits").floats(),
+                SafeTensors.read(out).tensors().get("logits").floats(), 1e-4, 0);
+    }
+
+    @Test
+    void forwardRejectsInputsThatDoNotFitTheModel() throws Exception {
+        Path model = split("parity_a")[0];
+        Path in = dir.resolve("bad.safetensors");
+        SafeTensors.write(in, Map.of("images", StoredTensor.f32(new int[] {1, 3, 12, 12}, new float[432])), Map.of());
+        Run r = run("forward", "--checkpoint", model.toString(), "--input", in.toString(), "--output",
+                dir.resolve("o.safetensors").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("[1, 3, 12, 12]") && r.err().contains("[batch, 1, 12, 12]"), r.err());
+        Run noLabels = run("forward", "--checkpoint", model.toString(), "--input", model.toString(), "--output",
+                dir.resolve("o.safetensors").toString(), "--grads");
+        assertEquals(2, noLabels.code());
+        assertTrue(noLabels.err().contains("'images'"), noLabels.err());
+    }
+
+    @Test
+    void infoReportsConfigParametersAndFlops() throws Exception {
+        Path model = split("parity_b")[0];
+        Run r = run("info", "--checkpoint", model.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals(32, o.get("dim").getAsInt());
+        assertEquals(4, o.get("heads").getAsInt());
+        assertEquals("mean", o.get("pool").getAsString());
+        Crate crate = CrateCheckpoints.load(model, new ai.crate.engine.ReferenceBackend(),
+                CrateCheckpoints.LoadOptions.defaults());
+        long count = crate.namedParameters().values().stream().mapToLong(v -> v.value().size()).sum();
+        assertEquals(count, o.get("parameters").getAsLong());
+        assertTrue(o.get("forward_gflops_per_image").getAsDouble() > 0);
+        Run text = run("info", "--config", "fmnist-small");
+        assertTrue(text.out().contains("fmnist-small") && text.out().contains("192"), text.out());
+    }
+
+    @Test
+    void benchPrintsOneJsonObject() {
+        Run r = run("bench", "--config", "fmnist-small", "--batch", "2", "--warmup", "1", "--runs", "2", "--steps",
+                "1", "--json", "--backend", "simd");
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        for (String k : new String[] {"train_img_s", "infer_img_s", "peak_heap_mb"}) {
+            assertTrue(o.get(k).getAsDouble() > 0, k + " in " + r.out());
+        }
+        assertEquals(2, o.get("batch").getAsInt());
+        Run bad = run("bench", "--config", "no-such-model");
+        assertEquals(2, bad.code());
+        assertTrue(Stream.of("no-such-model", "fmnist-small").allMatch(bad.err()::contains), bad.err());
+    }
+}
