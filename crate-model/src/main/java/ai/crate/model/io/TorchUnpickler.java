@@ -3,6 +3,7 @@ package ai.crate.model.io;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -62,7 +63,8 @@ final class TorchUnpickler extends Unpickler {
             throw e; // a refusal from dispatch, already worded (razorvine passes IOExceptions through)
         } catch (IOException | RuntimeException e) {
             // PickleException, ClassCastException on a mistyped stack, IndexOutOfBounds on an empty one, EOF, ...
-            throw CheckpointException.at(file, entryName + ": malformed pickle: " + e, e);
+            String why = e instanceof PickleException ? e.getMessage() : e.toString(); // ours are worded already
+            throw CheckpointException.at(file, entryName + ": malformed pickle: " + why, e);
         } finally {
             u.close();
         }
@@ -121,7 +123,25 @@ final class TorchUnpickler extends Unpickler {
             case Opcodes.SETITEM -> {
                 Object value = stack.pop();
                 Object k = stack.pop();
-                targetMap().put(k, value);
+                targetMap().put(hashable(k), value);
+                return NO_RETURN_VALUE;
+            }
+            // Sets become lists: Java would hash their elements, and hashing a nested or self-containing list
+            // recurses without bound. No state_dict holds a set; this only keeps odd files from crashing us.
+            case Opcodes.EMPTY_SET -> {
+                stack.add(new ArrayList<>());
+                return NO_RETURN_VALUE;
+            }
+            case Opcodes.ADDITEMS -> {
+                List<Object> items = stack.pop_all_since_marker();
+                if (!(stack.peek() instanceof List<?>)) throw refused("ADDITEMS on " + typeName(stack.peek()));
+                @SuppressWarnings("unchecked")
+                List<Object> set = (List<Object>) stack.peek();
+                set.addAll(items);
+                return NO_RETURN_VALUE;
+            }
+            case Opcodes.FROZENSET -> {
+                stack.add(new ArrayList<>(stack.pop_all_since_marker()));
                 return NO_RETURN_VALUE;
             }
             case Opcodes.BINSTRING, Opcodes.BINBYTES, Opcodes.BINUNICODE, Opcodes.LONG4 -> checkLength(key, 4);
@@ -158,7 +178,16 @@ final class TorchUnpickler extends Unpickler {
 
     private void putPairs(Map<Object, Object> map, List<Object> items) throws CheckpointException {
         if (items.size() % 2 != 0) throw refused("dict items of odd length " + items.size());
-        for (int i = 0; i < items.size(); i += 2) map.put(items.get(i), items.get(i + 1));
+        for (int i = 0; i < items.size(); i += 2) map.put(hashable(items.get(i)), items.get(i + 1));
+    }
+
+    /**
+     * The key itself when Python could hash it too. Lists and dicts cannot be keys in Python, and hashing one in Java
+     * recurses through its contents (without end when it contains itself).
+     */
+    private Object hashable(Object key) throws CheckpointException {
+        if (key instanceof List || key instanceof Map) throw refused("dict key of type " + typeName(key));
+        return key;
     }
 
     /** The allow-list: the Java stand-in for {@code module.name}, or an error naming the global. */
@@ -166,7 +195,11 @@ final class TorchUnpickler extends Unpickler {
         String global = module + "." + name;
         if (module.equals("torch") && name.endsWith("Storage")) {
             DType dtype = storageDType(name);
-            if (dtype != null) return new StorageType(global, dtype);
+            if (dtype == null) {
+                throw refused("storage type '" + global + "' is not supported (supported: float64, float32, float16, "
+                        + "bfloat16, int64, int32, int16, int8, uint8, bool)");
+            }
+            return new StorageType(global, dtype);
         }
         return switch (global) {
             case "collections.OrderedDict" -> (IObjectConstructor) args -> newOrderedDict(args);
@@ -266,15 +299,29 @@ final class TorchUnpickler extends Unpickler {
         return CheckpointException.at(file, entryName + ": " + message);
     }
 
+    /** A pickled value's type in Python's words where it has one. */
     private static String typeName(Object o) {
-        return o == null ? "None" : o.getClass().getSimpleName();
+        if (o == null) return "None";
+        if (o instanceof List) return "list";
+        if (o instanceof Map) return "dict";
+        if (o instanceof Object[]) return "tuple";
+        return o.getClass().getSimpleName();
     }
 
+    /** A short Python-like rendering of a pickled value, for messages (long tuples are cut). */
     private static String describe(Object o) {
+        String text = describe(o, 0);
+        return text.length() <= 200 ? text : text.substring(0, 200) + "...";
+    }
+
+    private static String describe(Object o, int depth) {
         if (o instanceof Object[] a) {
+            if (depth >= 4) return "(...)"; // a pickle can nest tuples a million deep in a megabyte
             StringBuilder sb = new StringBuilder("(");
-            for (int i = 0; i < a.length; i++) sb.append(i > 0 ? ", " : "").append(describe(a[i]));
-            return sb.append(")").toString();
+            for (int i = 0; i < a.length && sb.length() <= 200; i++) {
+                sb.append(i > 0 ? ", " : "").append(describe(a[i], depth + 1));
+            }
+            return sb.append(a.length == 1 ? ",)" : ")").toString(); // (x,) as Python writes a 1-tuple
         }
         if (o instanceof StorageRef s) return "storage '" + s.key() + "'";
         if (o instanceof TensorRef t) return "tensor" + Arrays.toString(t.size());

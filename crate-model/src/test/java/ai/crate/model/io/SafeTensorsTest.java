@@ -174,8 +174,11 @@ class SafeTensorsTest {
         return b;
     }
 
+    /** The message of the CheckpointException reading {@code file} throws; the exception carries the path. */
     private static String failure(Path file) {
-        return assertThrows(CheckpointException.class, () -> SafeTensors.read(file)).getMessage();
+        CheckpointException e = assertThrows(CheckpointException.class, () -> SafeTensors.read(file));
+        assertEquals(file, e.file());
+        return e.getMessage();
     }
 
     @Test

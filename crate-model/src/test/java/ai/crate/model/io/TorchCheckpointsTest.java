@@ -65,8 +65,11 @@ class TorchCheckpointsTest {
         assertEquals(twin.metadata(), read.metadata());
     }
 
+    /** The message of the CheckpointException reading {@code file} throws; the exception carries the path. */
     private static String failure(Path file) {
-        return assertThrows(CheckpointException.class, () -> TorchCheckpoints.read(file)).getMessage();
+        CheckpointException e = assertThrows(CheckpointException.class, () -> TorchCheckpoints.read(file));
+        assertEquals(file, e.file());
+        return e.getMessage();
     }
 
     // ---- fixtures torch.save wrote ------------------------------------------------------------------------------
@@ -222,6 +225,30 @@ class TorchCheckpointsTest {
         byte[] pickle = new Pickle().raw(0x8d, 0, 0, 0, 0, 0, 1, 0, 0).stop();
         assertEquals("len.pth: archive/data.pkl: opcode 0x8d declares 1099511627776 bytes but only 1 are left in "
                 + "the pickle", failure(archive("len.pth", pickle, 1)));
+    }
+
+    @Test
+    void listAsDictKeyIsRefused() throws IOException {
+        // Python cannot hash a list; Java would hash it recursively (forever, were it to contain itself).
+        byte[] pickle = new Pickle().raw('}', ']').integer(1).raw('s').stop();
+        assertEquals("listkey.pth: archive/data.pkl: dict key of type list", failure(archive("listkey.pth", pickle, 1)));
+    }
+
+    @Test
+    void deeplyNestedPersistentIdIsRefusedWithoutStackOverflow() throws IOException {
+        Pickle p = new Pickle().integer(0);
+        for (int i = 0; i < 200_000; i++) p.raw(0x85); // TUPLE1: ((((0,),),),...)
+        byte[] pickle = p.raw('Q').stop();
+        assertEquals("deep.pth: archive/data.pkl: malformed pickle: unsupported persistent id (((((...),),),),)",
+                failure(archive("deep.pth", pickle, 1)));
+    }
+
+    @Test
+    void unsupportedStorageType() throws IOException {
+        byte[] pickle = new Pickle().global("torch", "ComplexFloatStorage").stop();
+        assertEquals("complex.pth: archive/data.pkl: storage type 'torch.ComplexFloatStorage' is not supported "
+                + "(supported: float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, bool)",
+                failure(archive("complex.pth", pickle, 1)));
     }
 
     @Test
