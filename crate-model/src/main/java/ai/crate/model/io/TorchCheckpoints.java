@@ -85,12 +85,21 @@ public final class TorchCheckpoints {
         private final String prefix; // "archive/" or the saved file's base name, with the slash
         private final ByteOrder order;
         private final Map<String, ByteBuffer> storages = new HashMap<>();
+        /**
+         * Elements still allowed to be materialised. Views can show one storage many times (tied weights, stride-0
+         * broadcasts, thousands of keys on one storage in a crafted file) and each key gets its own copy, so the
+         * total is capped in proportion to the file's size: memory stays bounded by the file, not by its pickle.
+         */
+        private final long elementLimit;
+        private long elementBudget;
 
         Archive(Path file, ZipFile zip) throws IOException {
             this.file = file;
             this.zip = zip;
             this.prefix = findPrefix();
             this.order = byteOrder();
+            this.elementLimit = 4 * Files.size(file) + (1L << 24);
+            this.elementBudget = elementLimit;
         }
 
         private String findPrefix() throws CheckpointException {
@@ -227,6 +236,12 @@ public final class TorchCheckpoints {
                 throw CheckpointException.at(file, where + ": shape " + Arrays.toString(size) + ", stride "
                         + Arrays.toString(stride) + ", offset " + ref.offset() + " reach element " + last
                         + ", past the storage's " + storage.numel() + " elements");
+            }
+            elementBudget -= numel;
+            if (elementBudget < 0) {
+                throw CheckpointException.at(file, where + ": materialising shape " + Arrays.toString(size)
+                        + " would exceed the file's limit of " + elementLimit + " elements in all (4 per byte of the "
+                        + "file plus 2^24; every key gets its own copy of what its view shows)");
             }
             ByteBuffer bytes = numel == 0 ? ByteBuffer.allocate(0) : storageBytes(storage, where);
 

@@ -203,6 +203,21 @@ class TorchCheckpointsTest {
     }
 
     @Test
+    void broadcastViewsMayNotMultiplyTheFileBeyondTheBudget() throws IOException {
+        // Stride 0 shows one element 2^25 times: 128 MB from a file of a few hundred bytes.
+        byte[] pickle = new Pickle().orderedDict().mark().str("w").tensor("0", 1, 0, new int[] {1 << 25},
+                new int[] {0}).raw('u').stop();
+        String message = failure(archive("broadcast.pth", pickle, 3));
+        assertTrue(message.startsWith("broadcast.pth: tensor 'w' (storage '0', F32[1]): materialising shape "
+                + "[33554432] would exceed"), message);
+        // A small broadcast view is fine.
+        byte[] small = new Pickle().orderedDict().mark().str("w").tensor("0", 2, 0, new int[] {3, 2},
+                new int[] {0, 1}).raw('u').stop();
+        assertArrayEquals(new float[] {4, 5, 4, 5, 4, 5},
+                TorchCheckpoints.read(archive("small.pth", small, 4, 5)).tensors().get("w").floats());
+    }
+
+    @Test
     void keysThatCollideOnceModuleIsStripped() throws IOException {
         byte[] pickle = new Pickle().orderedDict().mark()
                 .str("module.w").tensor("0", 2, 0, new int[] {2}, new int[] {1})
