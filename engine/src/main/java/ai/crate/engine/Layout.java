@@ -45,7 +45,22 @@ public final class Layout {
         int aCol = transA ? a.stride(-2) : a.stride(-1);
         int bRow = transB ? b.stride(-1) : b.stride(-2);
         int bCol = transB ? b.stride(-2) : b.stride(-1);
+        if (foldsIntoRows(batch, m, aOff, aRow, bOff)) {
+            // A shared B (a weight) and A's batches stacked row after row: one tall GEMM instead of many short ones,
+            // so a backend packs B once, not once per batch entry.
+            return new Gemm(1, batch * m, n, ka, new int[0], new long[] {aOff[0]}, new long[] {bOff[0]}, aRow, aCol,
+                    bRow, bCol);
+        }
         return new Gemm(batch, m, n, ka, batchShape, aOff, bOff, aRow, aCol, bRow, bCol);
+    }
+
+    /** True when every batch uses the same B and batch p of A starts p·M rows (of stride aRow) after batch 0. */
+    private static boolean foldsIntoRows(int batch, int m, long[] aOff, int aRow, long[] bOff) {
+        if (batch < 2) return false;
+        for (int p = 1; p < batch; p++) {
+            if (bOff[p] != bOff[0] || aOff[p] != aOff[0] + (long) p * m * aRow) return false;
+        }
+        return true;
     }
 
     /** Storage offsets of each batch matrix of {@code t} when its batch dims broadcast to {@code batchShape}. */
