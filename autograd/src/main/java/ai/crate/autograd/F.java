@@ -45,7 +45,7 @@ public final class F {
                     + (transA ? "ᵀ" : "") + " · b " + Arrays.toString(bv.shape()) + (transB ? "ᵀ" : ""));
         }
         int[] batch = Shapes.broadcast("matmul (batch dimensions)", batchShape(av), batchShape(bv));
-        Tensor c = be.empty(withMatrix(batch, transA ? av.dim(-1) : av.dim(-2), transB ? bv.dim(-2) : bv.dim(-1)));
+        Tensor c = be.allocate(withMatrix(batch, transA ? av.dim(-1) : av.dim(-2), transB ? bv.dim(-2) : bv.dim(-1)));
         be.gemm(1f, av, transA, bv, transB, 0f, c);
         return Variable.fromOp("matmul", c, List.of(a, b), (dc, needs) -> new Tensor[] {
                 needs[0] ? matmulGradA(av, transA, bv, transB, dc) : null,
@@ -54,7 +54,7 @@ public final class F {
 
     private static Tensor matmulGradA(Tensor a, boolean transA, Tensor b, boolean transB, Tensor dc) {
         Backend be = a.backend();
-        Tensor da = be.empty(withMatrix(batchShape(dc), a.dim(-2), a.dim(-1)));
+        Tensor da = be.allocate(withMatrix(batchShape(dc), a.dim(-2), a.dim(-1)));
         if (transA) be.gemm(1f, b, transB, dc, true, 0f, da);     // A = (dC · op(B)ᵀ)ᵀ = op(B) · dCᵀ
         else be.gemm(1f, dc, false, b, !transB, 0f, da);          // A = dC · op(B)ᵀ
         return sumToShape(da, a.shape());
@@ -65,12 +65,12 @@ public final class F {
         if (b.rank() == 2 && a.rank() > 2 && !transA) {
             // A weight shared by every batch: fold the batches into rows, so one GEMM sums over them.
             Tensor a2 = a.reshape(-1, a.dim(-1)), dc2 = dc.reshape(-1, dc.dim(-1));
-            Tensor db = be.empty(b.shape());
+            Tensor db = be.allocate(b.shape());
             if (transB) be.gemm(1f, dc2, true, a2, false, 0f, db);
             else be.gemm(1f, a2, true, dc2, false, 0f, db);
             return db;
         }
-        Tensor db = be.empty(withMatrix(batchShape(dc), b.dim(-2), b.dim(-1)));
+        Tensor db = be.allocate(withMatrix(batchShape(dc), b.dim(-2), b.dim(-1)));
         if (transB) be.gemm(1f, dc, true, a, transA, 0f, db);     // B = (op(A)ᵀ · dC)ᵀ = dCᵀ · op(A)
         else be.gemm(1f, a, !transA, dc, false, 0f, db);          // B = op(A)ᵀ · dC
         return sumToShape(db, b.shape());
@@ -129,7 +129,7 @@ public final class F {
 
     private static Tensor binary(String op, BinaryOp kind, Variable a, Variable b) {
         Backend be = backend(op, a, b);
-        Tensor out = be.empty(Shapes.broadcast(op, a.shape(), b.shape()));
+        Tensor out = be.allocate(Shapes.broadcast(op, a.shape(), b.shape()));
         be.binary(kind, a.value(), b.value(), out);
         return out;
     }
@@ -140,10 +140,10 @@ public final class F {
     public static Variable unary(UnaryOp op, Variable x) {
         Tensor xv = x.value();
         Backend be = xv.backend();
-        Tensor out = be.empty(xv.shape());
+        Tensor out = be.allocate(xv.shape());
         be.unary(op, xv, out);
         return Variable.fromOp(op.name().toLowerCase(Locale.ROOT), out, List.of(x), (dy, needs) -> {
-            Tensor dx = be.empty(xv.shape());
+            Tensor dx = be.allocate(xv.shape());
             be.unaryBackward(op, xv, dy, dx);
             return new Tensor[] {dx};
         });
@@ -177,7 +177,7 @@ public final class F {
     /** x · scale + shift. */
     public static Variable affine(Variable x, float scale, float shift) {
         Tensor xv = x.value();
-        Tensor out = xv.backend().empty(xv.shape());
+        Tensor out = xv.backend().allocate(xv.shape());
         xv.backend().affine(xv, scale, shift, out);
         return Variable.fromOp("affine", out, List.of(x), (dy, needs) -> new Tensor[] {scaled(dy, scale)});
     }
@@ -190,7 +190,7 @@ public final class F {
         Backend be = xv.backend();
         int[] shape = xv.shape();
         int n = (int) xv.size();
-        Tensor out = be.empty();
+        Tensor out = be.allocate();
         be.reduce(ReduceOp.SUM, xv.reshape(n), 0, out);
         return Variable.fromOp("sum", out, List.of(x), (dy, needs) -> new Tensor[] {
                 repeatAlong(dy.reshape(1), 0, n).reshape(shape)});
@@ -212,7 +212,7 @@ public final class F {
         int[] shape = xv.shape();
         int ax = Shapes.axis(axis, shape, name);
         int len = shape[ax];
-        Tensor out = be.empty(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
+        Tensor out = be.allocate(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
         be.reduce(op, xv, ax, out);
         float scale = op == ReduceOp.MEAN ? 1f / len : 1f;
         return Variable.fromOp(name, out, List.of(x), (dy, needs) -> new Tensor[] {
@@ -228,7 +228,7 @@ public final class F {
         Backend be = xv.backend();
         int[] shape = xv.shape();
         int ax = Shapes.axis(axis, shape, "max");
-        Tensor out = be.empty(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
+        Tensor out = be.allocate(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
         be.reduce(ReduceOp.MAX, xv, ax, out);
         return Variable.fromOp("max", out, List.of(x), (dy, needs) -> {
             // Swap the axis with the last one so each row of xT is one reduced line; the index is per row.
@@ -258,10 +258,10 @@ public final class F {
     public static Variable softmax(Variable x) {
         Tensor xv = x.value();
         Backend be = xv.backend();
-        Tensor y = be.empty(xv.shape());
+        Tensor y = be.allocate(xv.shape());
         be.softmax(xv, y);
         return Variable.fromOp("softmax", y, List.of(x), (dy, needs) -> {
-            Tensor dx = be.empty(y.shape());
+            Tensor dx = be.allocate(y.shape());
             be.softmaxBackward(y, dy, dx);
             return new Tensor[] {dx};
         });
@@ -270,10 +270,10 @@ public final class F {
     public static Variable logSoftmax(Variable x) {
         Tensor xv = x.value();
         Backend be = xv.backend();
-        Tensor y = be.empty(xv.shape());
+        Tensor y = be.allocate(xv.shape());
         be.logSoftmax(xv, y);
         return Variable.fromOp("logSoftmax", y, List.of(x), (dy, needs) -> {
-            Tensor dx = be.empty(y.shape());
+            Tensor dx = be.allocate(y.shape());
             be.logSoftmaxBackward(y, dy, dx);
             return new Tensor[] {dx};
         });
@@ -288,13 +288,13 @@ public final class F {
         Shapes.requireRankAtLeast("layerNorm", "x", xv, 1);
         if (!(eps >= 0f)) throw new IllegalArgumentException("layerNorm: eps " + eps + " must be >= 0");
         int[] rowShape = Shapes.drop(xv.shape(), xv.rank() - 1);
-        Tensor out = be.empty(xv.shape()), mean = be.empty(rowShape), rstd = be.empty(rowShape);
+        Tensor out = be.allocate(xv.shape()), mean = be.allocate(rowShape), rstd = be.allocate(rowShape);
         be.layerNorm(xv, g, b, eps, out, mean, rstd);
         return Variable.fromOp("layerNorm", out, List.of(x, gamma, beta), (dy, needs) -> {
-            Tensor dx = be.empty(xv.shape()), dg = be.empty(g.shape()), db = be.empty(b.shape());
+            Tensor dx = be.allocate(xv.shape()), dg = be.allocate(g.shape()), db = be.allocate(b.shape());
             be.layerNormBackward(dy, xv, g, mean, rstd, dx, dg, db);
             return new Tensor[] {dx, dg, db};
-        });
+        }, mean, rstd);
     }
 
     /**
@@ -310,12 +310,13 @@ public final class F {
         }
         int[] y = labels.clone();
         int n = z.dim(0);
-        Tensor losses = be.empty(n), loss = be.empty();
+        Tensor losses = be.allocate(n), loss = be.allocate();
         be.crossEntropy(z, y, smoothing, losses);
         be.reduce(ReduceOp.MEAN, losses, 0, loss);
+        be.release(losses);
         return Variable.fromOp("crossEntropy", loss, List.of(logits), (dy, needs) -> {
             Tensor dlosses = repeatAlong(scaled(dy.reshape(1), 1f / n), 0, n);
-            Tensor dz = be.empty(z.shape());
+            Tensor dz = be.allocate(z.shape());
             be.crossEntropyBackward(z, y, smoothing, dlosses, dz);
             return new Tensor[] {dz};
         });
@@ -331,15 +332,15 @@ public final class F {
     public static Variable mssa(Variable w, int heads, float scale, boolean keepAttention) {
         Tensor wv = w.value();
         Backend be = wv.backend();
-        Tensor out = be.empty(wv.shape());
+        Tensor out = be.allocate(wv.shape());
         boolean save = keepAttention && Autograd.isGradEnabled() && w.requiresGrad();
-        Tensor attn = save ? be.empty(wv.dim(0), heads, wv.dim(1), wv.dim(1)) : null;
+        Tensor attn = save ? be.allocate(wv.dim(0), heads, wv.dim(1), wv.dim(1)) : null;
         be.mssaForward(wv, heads, scale, out, attn);
         return Variable.fromOp("mssa", out, List.of(w), (dy, needs) -> {
-            Tensor dw = be.empty(wv.shape());
+            Tensor dw = be.allocate(wv.shape());
             be.mssaBackward(wv, attn, dy, heads, scale, dw);
             return new Tensor[] {dw};
-        });
+        }, attn);
     }
 
     /**
@@ -349,15 +350,15 @@ public final class F {
     public static Variable ista(Variable x, Variable dict, float eta, float lambda) {
         Backend be = backend("ista", x, dict);
         Tensor xv = x.value(), dv = dict.value();
-        Tensor out = be.empty(xv.shape());
+        Tensor out = be.allocate(xv.shape());
         boolean save = Autograd.isGradEnabled() && (x.requiresGrad() || dict.requiresGrad());
-        Tensor residual = save ? be.empty(xv.shape()) : null;
+        Tensor residual = save ? be.allocate(xv.shape()) : null;
         be.istaForward(xv, dv, eta, lambda, out, residual);
         return Variable.fromOp("ista", out, List.of(x, dict), (dy, needs) -> {
-            Tensor dx = be.empty(xv.shape()), dd = be.empty(dv.shape());
+            Tensor dx = be.allocate(xv.shape()), dd = be.allocate(dv.shape());
             be.istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
             return new Tensor[] {needs[0] ? dx : null, needs[1] ? dd : null};
-        });
+        }, residual);
     }
 
     // ---- indexing and layout -----------------------------------------------------------------------------------
@@ -380,7 +381,7 @@ public final class F {
         int[] idx = index.clone();
         int[] outShape = shape.clone();
         outShape[ax] = idx.length / outer;
-        Tensor out = be.empty(outShape);
+        Tensor out = be.allocate(outShape);
         be.gather(xv, ax, idx, out);
         return Variable.fromOp("gather", out, List.of(x), (dy, needs) -> {
             Tensor dx = zeros(be, shape);
@@ -410,7 +411,7 @@ public final class F {
         }
         int[] outShape = shape.clone();
         outShape[ax] = total;
-        Tensor out = be.empty(outShape);
+        Tensor out = be.allocate(outShape);
         be.concat(values, ax, out);
         return Variable.fromOp("concat", out, xs, (dy, needs) -> {
             Tensor[] grads = new Tensor[sizes.length];
@@ -431,7 +432,7 @@ public final class F {
         }
         int[] outShape = shape.clone();
         outShape[ax] = end - start;
-        Tensor out = be.empty(outShape);
+        Tensor out = be.allocate(outShape);
         be.slice(xv, ax, start, out);
         return Variable.fromOp("slice", out, List.of(x), (dy, needs) -> {
             Tensor dx = zeros(be, shape);
@@ -481,13 +482,13 @@ public final class F {
             int[] folded = new int[shape.length + 1];
             folded[0] = Layout.outer(from, lead);
             System.arraycopy(from, lead, folded, 1, shape.length);
-            Tensor s = be.empty(Arrays.copyOfRange(from, lead, from.length));
+            Tensor s = be.allocate(Arrays.copyOfRange(from, lead, from.length));
             be.reduce(ReduceOp.SUM, t.reshape(folded), 0, s);
             t = s;
         }
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] == 1 && t.dim(i) != 1) {
-                Tensor s = be.empty(Shapes.keep(t.shape(), i));
+                Tensor s = be.allocate(Shapes.keep(t.shape(), i));
                 be.reduce(ReduceOp.SUM, t, i, s);
                 t = s;
             }
@@ -499,27 +500,27 @@ public final class F {
     private static Tensor repeatAlong(Tensor t, int axis, int len) {
         int[] shape = t.shape();
         shape[axis] = len;
-        Tensor out = t.backend().empty(shape);
+        Tensor out = t.backend().allocate(shape);
         t.backend().gather(t, axis, new int[Layout.outer(shape, axis) * len], out);
         return out;
     }
 
     private static Tensor scaled(Tensor t, float scale) {
         if (scale == 1f) return t;
-        Tensor out = t.backend().empty(t.shape());
+        Tensor out = t.backend().allocate(t.shape());
         t.backend().affine(t, scale, 0f, out);
         return out;
     }
 
     private static Tensor apply(BinaryOp op, Tensor a, Tensor b) {
-        Tensor out = a.backend().empty(Shapes.broadcast("binary " + op, a.shape(), b.shape()));
+        Tensor out = a.backend().allocate(Shapes.broadcast("binary " + op, a.shape(), b.shape()));
         a.backend().binary(op, a, b, out);
         return out;
     }
 
-    /** Backend.empty is zero-filled only on CPU backends, so fill explicitly. */
+    /** A zero-filled tensor (allocate may hand back a reused buffer). */
     private static Tensor zeros(Backend be, int[] shape) {
-        Tensor t = be.empty(shape);
+        Tensor t = be.allocate(shape);
         be.fill(t, 0f);
         return t;
     }

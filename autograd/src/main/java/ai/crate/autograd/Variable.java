@@ -31,7 +31,9 @@ import java.util.Set;
  * }</pre>
  *
  * <p>As in PyTorch, {@link #backward} keeps gradients only on leaves that require grad; intermediate gradients are
- * dropped as soon as they have been passed on. Backward rules read the values saved at forward time, so modifying a
+ * handed back to the backend ({@link Backend#release}) as soon as they have been passed on, and
+ * {@link #releaseGraph} hands back a finished graph's values and saved buffers, so a training loop in steady state
+ * reuses its buffers instead of allocating. Backward rules read the values saved at forward time, so modifying a
  * value in place between forward and backward gives wrong gradients. Not thread-safe.
  */
 public final class Variable {
@@ -40,24 +42,29 @@ public final class Variable {
     private final String op;
     private final List<Variable> parents;
     private final BackwardRule rule;
+    /** Tensors the rule saved besides parent values (attention maps, residuals, statistics). */
+    private final List<Tensor> buffers;
+    private boolean released;
     private Tensor grad;
 
-    private Variable(Tensor value, boolean requiresGrad, String op, List<Variable> parents, BackwardRule rule) {
+    private Variable(Tensor value, boolean requiresGrad, String op, List<Variable> parents, BackwardRule rule,
+                     List<Tensor> buffers) {
         this.value = value;
         this.requiresGrad = requiresGrad;
         this.op = op;
         this.parents = parents;
         this.rule = rule;
+        this.buffers = buffers;
     }
 
     /** A leaf whose gradient {@link #backward} accumulates: a weight, or an input to differentiate by. */
     public static Variable parameter(Tensor value) {
-        return new Variable(value, true, "parameter", List.of(), null);
+        return new Variable(value, true, "parameter", List.of(), null, List.of());
     }
 
     /** A leaf that needs no gradient: data, labels, fixed tensors. */
     public static Variable constant(Tensor value) {
-        return new Variable(value, false, "constant", List.of(), null);
+        return new Variable(value, false, "constant", List.of(), null, List.of());
     }
 
     /**
@@ -68,11 +75,22 @@ public final class Variable {
      * @throws IllegalArgumentException if the value and the parents are not all on one backend
      */
     public static Variable fromOp(String op, Tensor value, List<Variable> parents, BackwardRule rule) {
+        return fromOp(op, value, parents, rule, new Tensor[0]);
+    }
+
+    /**
+     * As {@link #fromOp(String, Tensor, List, BackwardRule)}, naming the tensors the rule keeps besides its parents'
+     * values and its own output, so that {@link #releaseGraph} can hand them back too.
+     */
+    public static Variable fromOp(String op, Tensor value, List<Variable> parents, BackwardRule rule,
+                                  Tensor... buffers) {
         Objects.requireNonNull(rule, "rule");
         List<Variable> inputs = List.copyOf(parents);
         requireSameBackend(op, value, inputs);
         boolean record = Autograd.isGradEnabled() && inputs.stream().anyMatch(Variable::requiresGrad);
-        return record ? new Variable(value, true, op, inputs, rule) : new Variable(value, false, op, List.of(), null);
+        List<Tensor> saved = Arrays.stream(buffers).filter(Objects::nonNull).toList();
+        return record ? new Variable(value, true, op, inputs, rule, saved)
+                : new Variable(value, false, op, List.of(), null, List.of());
     }
 
     static void requireSameBackend(String op, Tensor value, List<Variable> inputs) {
@@ -85,7 +103,13 @@ public final class Variable {
         }
     }
 
-    public Tensor value() { return value; }
+    public Tensor value() {
+        if (released) {
+            throw new IllegalStateException("the value of '" + op + "' was handed back by releaseGraph(); read what"
+                    + " you need (e.g. loss.value().item()) before releasing the graph");
+        }
+        return value;
+    }
 
     /** The accumulated gradient, shaped like the value; null before any backward reached it or after zeroGrad. */
     public Tensor grad() { return grad; }
@@ -105,8 +129,14 @@ public final class Variable {
 
     public Backend backend() { return value.backend(); }
 
-    /** Forgets the accumulated gradient (sets it to null, so the next backward starts afresh). */
-    public void zeroGrad() { grad = null; }
+    /**
+     * Forgets the accumulated gradient, so the next backward starts afresh; its buffer (which this variable owns) is
+     * handed back to the backend for reuse, so a tensor obtained from {@link #grad()} must not be used afterwards.
+     */
+    public void zeroGrad() {
+        if (grad != null) grad.backend().release(grad);
+        grad = null;
+    }
 
     /**
      * Backpropagates from this one-element variable, typically a loss: seeds its gradient with 1.
@@ -147,6 +177,15 @@ public final class Variable {
                     + " differs from output shape " + Arrays.toString(value.shape()));
         }
         List<Variable> order = topologicalOrder();
+        // Gradients in flight are counted per storage and handed back when the last reference is consumed; the
+        // graph's own values and saved buffers (and the caller's seed) are never handed back here.
+        Set<Object> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+        kept.add(seed.storage());
+        for (Variable v : order) {
+            kept.add(v.value.storage());
+            for (Tensor b : v.buffers) kept.add(b.storage());
+        }
+        InFlight inFlight = new InFlight(kept);
         Map<Variable, Tensor> pending = new IdentityHashMap<>();
         pending.put(this, seed);
         for (int i = order.size() - 1; i >= 0; i--) {
@@ -156,8 +195,58 @@ public final class Variable {
             if (v.isLeaf()) {
                 v.accumulate(g);
             } else {
-                v.propagate(g, pending);
+                v.propagate(g, pending, inFlight);
             }
+            inFlight.drop(g);
+        }
+    }
+
+    /** Reference counts of the storages of gradients in flight during one backward. */
+    private static final class InFlight {
+        private final Set<Object> kept;
+        private final Map<Object, int[]> refs = new IdentityHashMap<>();
+
+        InFlight(Set<Object> kept) { this.kept = kept; }
+
+        void hold(Tensor t) { refs.computeIfAbsent(t.storage(), k -> new int[1])[0]++; }
+
+        void drop(Tensor t) {
+            Object s = t.storage();
+            int[] n = refs.get(s);
+            if (n != null && --n[0] > 0) return;
+            refs.remove(s);
+            if (!kept.contains(s)) t.backend().release(t);
+        }
+    }
+
+    /**
+     * Hands the storage of every intermediate value and saved buffer of the graph that produced this variable back to
+     * the backend for reuse, and marks those variables released: reading their values afterwards is an error.
+     * Leaves (parameters, constants, their views) and their gradients are untouched. Call it once per training step,
+     * after {@link #backward} and after reading what you need from the graph (the loss value, the logits).
+     */
+    public void releaseGraph() {
+        List<Variable> nodes = new ArrayList<>();
+        Set<Variable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        Deque<Variable> stack = new ArrayDeque<>();
+        stack.push(this);
+        seen.add(this);
+        while (!stack.isEmpty()) {
+            Variable v = stack.pop();
+            nodes.add(v);
+            for (Variable p : v.parents) if (seen.add(p)) stack.push(p);
+        }
+        Set<Object> leaves = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Variable v : nodes) if (v.isLeaf()) leaves.add(v.value.storage());
+        Set<Object> done = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Variable v : nodes) {
+            if (v.isLeaf() || v.released) continue;
+            List<Tensor> owned = new ArrayList<>(v.buffers);
+            owned.add(v.value);
+            for (Tensor t : owned) {
+                if (!leaves.contains(t.storage()) && done.add(t.storage())) t.backend().release(t);
+            }
+            v.released = true;
         }
     }
 
@@ -188,7 +277,7 @@ public final class Variable {
         return order;
     }
 
-    private void propagate(Tensor g, Map<Variable, Tensor> pending) {
+    private void propagate(Tensor g, Map<Variable, Tensor> pending, InFlight inFlight) {
         boolean[] needs = new boolean[parents.size()];
         for (int i = 0; i < needs.length; i++) needs[i] = parents.get(i).requiresGrad;
         Tensor[] grads = rule.gradients(g, needs);
@@ -205,23 +294,35 @@ public final class Variable {
                         + " on '" + gi.backend().name() + "', expected shape " + Arrays.toString(p.value.shape())
                         + " on '" + value.backend().name() + "'");
             }
-            pending.merge(p, gi, Variable::sum);
+            inFlight.hold(gi);
+            Tensor before = pending.get(p);
+            if (before == null) {
+                pending.put(p, gi);
+            } else {
+                Tensor total = sum(before, gi);
+                inFlight.hold(total);
+                pending.put(p, total);
+                inFlight.drop(before);
+                inFlight.drop(gi);
+            }
         }
     }
 
     /** grad += g into a fresh, contiguous tensor this variable owns (g may be a view shared with other nodes). */
     private void accumulate(Tensor g) {
         if (grad == null) {
-            grad = g.backend().empty(g.shape());
+            grad = g.backend().allocate(g.shape());
             g.backend().copy(g, grad);
         } else {
-            grad = sum(grad, g);
+            Tensor old = grad;
+            grad = sum(old, g);
+            old.backend().release(old);
         }
     }
 
     /** a + b in a new tensor: never in place, since gradients in flight may be views of one another. */
     private static Tensor sum(Tensor a, Tensor b) {
-        Tensor out = a.backend().empty(a.shape());
+        Tensor out = a.backend().allocate(a.shape());
         a.backend().binary(BinaryOp.ADD, a, b, out);
         return out;
     }

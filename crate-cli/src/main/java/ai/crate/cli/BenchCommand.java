@@ -94,6 +94,7 @@ final class BenchCommand implements Callable<Integer> {
             loss.backward();
             opt.step();
             model.markUpdated();
+            loss.releaseGraph();
         };
         Runnable inferStep = () -> model.inference().logits(images);
         double[] train = measure(trainStep, b), infer = measure(inferStep, b);

@@ -52,6 +52,16 @@ public final class Crate extends Module {
 
     public List<CrateBlock> blocks() { return blocks; }
 
+    PatchEmbed patchEmbed() { return patchEmbed; }
+
+    Variable posEmbedding() { return posEmbedding; }
+
+    Variable clsToken() { return clsToken; }
+
+    LayerNorm headNorm() { return headNorm; }
+
+    Linear head() { return head; }
+
     /**
      * Whether training keeps each layer's attention matrices (B·H·N² floats per layer) for the backward instead of
      * recomputing them there. On by default: see BENCHMARKS.md for the measured trade.

@@ -1,7 +1,6 @@
 package ai.crate.model;
 
 import ai.crate.autograd.Variable;
-import ai.crate.engine.Tensor;
 
 /** One CRATE layer, official {@code transformer.layers.i}: compression (MSSA, ".0") then sparsification (ISTA, ".1"). */
 public final class CrateBlock extends Module {
@@ -18,10 +17,4 @@ public final class CrateBlock extends Module {
     public Mssa mssa() { return mssa; }
 
     public Ista ista() { return ista; }
-
-    /** Inference: attention into attn when not null, ISTA through the precomputed matrix m. */
-    Variable forwardInference(Variable z, Tensor m, Tensor attn) {
-        Variable half = attn == null ? mssa.forward(z, false) : mssa.forwardWithAttention(z, attn);
-        return ista.forwardInference(half, m);
-    }
 }

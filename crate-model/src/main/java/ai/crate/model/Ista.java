@@ -25,15 +25,13 @@ public final class Ista extends Module {
         this.lambda = config.lambda();
     }
 
-    public Variable forward(Variable z) { return F.ista(norm.forward(z), dictionary, eta, lambda); }
+    LayerNorm norm() { return norm; }
 
-    /**
-     * The same step at inference as one GEMM: ReLU(X·M − ηλ) with M = I + η(D − DᵀD) from {@link #inferenceMatrix}.
-     */
-    Variable forwardInference(Variable z, Tensor m) {
-        Variable y = F.matmul(norm.forward(z), Variable.constant(m));
-        return F.relu(F.affine(y, 1f, -eta * lambda));
-    }
+    float eta() { return eta; }
+
+    float lambda() { return lambda; }
+
+    public Variable forward(Variable z) { return F.ista(norm.forward(z), dictionary, eta, lambda); }
 
     /** M = I + η(D − DᵀD), [d, d]: X·M equals X + η(X D − X Dᵀ D). */
     Tensor inferenceMatrix() {

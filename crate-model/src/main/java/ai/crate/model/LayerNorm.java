@@ -15,4 +15,8 @@ public final class LayerNorm extends Module {
     }
 
     public Variable forward(Variable x) { return F.layerNorm(x, weight, bias, EPS); }
+
+    Variable weight() { return weight; }
+
+    Variable bias() { return bias; }
 }

@@ -2,8 +2,6 @@ package ai.crate.model;
 
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
-import ai.crate.engine.Backend;
-import ai.crate.engine.Tensor;
 
 /**
  * Multi-head subspace self-attention with its pre-norm and residual, as the official
@@ -31,12 +29,9 @@ public final class Mssa extends Module {
         return F.add(z, toOut.forward(F.mssa(w, heads, scale, keepAttention)));
     }
 
-    /** Inference only (no tape): as {@link #forward}, also writing each head's attention into attn [B, H, N, N]. */
-    Variable forwardWithAttention(Variable z, Tensor attn) {
-        Variable w = qkv.forward(norm.forward(z));
-        Backend be = w.backend();
-        Tensor o = be.empty(w.shape());
-        be.mssaForward(w.value(), heads, scale, o, attn);
-        return F.add(z, toOut.forward(Variable.constant(o)));
-    }
+    LayerNorm norm() { return norm; }
+
+    Linear qkv() { return qkv; }
+
+    Linear toOut() { return toOut; }
 }

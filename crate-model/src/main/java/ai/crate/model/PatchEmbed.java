@@ -21,6 +21,12 @@ public final class PatchEmbed extends Module {
         this.tokenNorm = child("3", new LayerNorm(init, config.dim()));
     }
 
+    LayerNorm patchNorm() { return patchNorm; }
+
+    Linear projection() { return projection; }
+
+    LayerNorm tokenNorm() { return tokenNorm; }
+
     /** Patch tokens [B, n, d]. */
     public Variable forward(Tensor images) {
         return tokenNorm.forward(projection.forward(patchNorm.forward(Variable.constant(patchify(images, config)))));

@@ -19,6 +19,19 @@ public interface Backend {
     /** A new contiguous tensor; contents are zero on CPU backends and unspecified elsewhere. */
     Tensor empty(int... shape);
 
+    /**
+     * A new contiguous tensor whose contents are unspecified: it may reuse a buffer handed back by {@link #release}.
+     * For outputs an op overwrites completely; use {@link #empty} where zeros are needed.
+     */
+    default Tensor allocate(int... shape) { return empty(shape); }
+
+    /**
+     * Hands the storage of {@code t} (all of it, so every view sharing it) back for reuse by later allocations, so a
+     * training loop in steady state allocates nothing. Neither {@code t} nor any view of its storage may be used
+     * afterwards. A backend may ignore this.
+     */
+    default void release(Tensor t) {}
+
     /** A new contiguous tensor holding a copy of {@code data} (row-major). */
     Tensor fromArray(float[] data, int... shape);
 

@@ -1,23 +1,70 @@
 package ai.crate.engine;
 
+import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Storage shared by the CPU backends: a heap {@code float[]} per tensor. Ops are each backend's own, except concat
  * and slice, which are only copies between views and so are written once here on top of each backend's copy.
  */
 public abstract class CpuBackend implements Backend {
+    /** Released arrays by length, for {@link #allocate}; at most {@link #poolLimit} floats are kept. */
+    private final Map<Integer, ArrayDeque<float[]>> pool = new HashMap<>();
+    private final Set<float[]> pooled = Collections.newSetFromMap(new IdentityHashMap<>());
+    private long pooledFloats;
+    private final long poolLimit = Runtime.getRuntime().maxMemory() / 4 / Float.BYTES;
 
     @Override
-    public Tensor empty(int... shape) {
+    public Tensor empty(int... shape) { return create(shape, true); }
+
+    @Override
+    public Tensor allocate(int... shape) { return create(shape, false); }
+
+    private Tensor create(int[] shape, boolean zeroed) {
         int[] s = shape.clone();
         long n = Shapes.numel(s);
         if (n > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("empty: shape " + Arrays.toString(s) + " has " + n
                     + " elements, more than a CPU tensor can hold");
         }
-        return new Tensor(this, new float[(int) n], s, Shapes.contiguousStrides(s), 0);
+        float[] d = takeFromPool((int) n);
+        if (d == null) d = new float[(int) n];            // new arrays are zero already
+        else if (zeroed) Arrays.fill(d, 0f);
+        return new Tensor(this, d, s, Shapes.contiguousStrides(s), 0);
+    }
+
+    private synchronized float[] takeFromPool(int n) {
+        ArrayDeque<float[]> q = pool.get(n);
+        float[] d = q == null ? null : q.pollLast();
+        if (d == null) return null;
+        pooled.remove(d);
+        pooledFloats -= n;
+        return d;
+    }
+
+    /**
+     * Keeps the array behind {@code t} for a later allocation of the same length (below a quarter of the maximum
+     * heap in all; beyond that the garbage collector takes it). Releasing one array twice is a bug that would hand
+     * one buffer to two tensors, so it is refused.
+     */
+    @Override
+    public synchronized void release(Tensor t) {
+        float[] d = data("release", t);
+        if (!pooled.add(d)) {
+            throw new IllegalStateException("release: the storage of " + t + " was already released");
+        }
+        if (d.length == 0 || pooledFloats + d.length > poolLimit) {
+            pooled.remove(d);
+            return;
+        }
+        pool.computeIfAbsent(d.length, k -> new ArrayDeque<>()).addLast(d);
+        pooledFloats += d.length;
     }
 
     @Override

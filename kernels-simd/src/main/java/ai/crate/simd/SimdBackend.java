@@ -275,12 +275,14 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
         if (residual != null) OpChecks.sameBackend("istaForward", this, residual);
         int d = OpChecks.ista("istaForward", x, dict, eta, lambda, null, out, residual);
         OpChecks.contiguous("istaForward", "output", out);
-        Tensor x2 = rowsOf(x, d), out2 = out.reshape(-1, d);
-        Tensor r = residual != null ? residual.reshape(-1, d) : empty(x2.shape());
-        gemm(1f, x2, false, identityMinus(dict), true, 0f, r);
+        Tensor x2 = rowsOf(x, d), out2 = out.reshape(-1, d), e = identityMinus(dict);
+        Tensor r = residual != null ? residual.reshape(-1, d) : allocate(x2.shape());
+        gemm(1f, x2, false, e, true, 0f, r);
         affine(x2, 1f, -eta * lambda, out2);
         gemm(eta, r, false, dict, false, 1f, out2);
         unary(UnaryOp.RELU, out2, out2);
+        release(e);
+        if (residual == null) release(r);
     }
 
     /** dx = G + η·dR·(I − D) and dD = η(Rᵀ G − dRᵀ x), with G = dout ⊙ [out > 0] and dR = G Dᵀ: four GEMMs. */
@@ -296,14 +298,17 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
         Shapes.requireShape(op, "dDict", dDict, d, d);
         OpChecks.contiguous(op, "dDict", dDict);
         Tensor x2 = rowsOf(x, d), dx2 = dx.reshape(-1, d), e = identityMinus(dict);
-        Tensor r = residual != null ? residual.reshape(-1, d) : empty(x2.shape());
+        Tensor r = residual != null ? residual.reshape(-1, d) : allocate(x2.shape());
         if (residual == null) gemm(1f, x2, false, e, true, 0f, r);
         unaryBackward(UnaryOp.RELU, rowsOf(out, d), rowsOf(dout, d), dx2);     // dx holds G for now
-        Tensor dr = empty(x2.shape());
+        Tensor dr = allocate(x2.shape());
         gemm(1f, dx2, false, dict, true, 0f, dr);
         gemm(eta, r, true, dx2, false, 0f, dDict);
         gemm(-eta, dr, true, x2, false, 1f, dDict);
         gemm(eta, dr, false, e, false, 1f, dx2);
+        release(dr);
+        release(e);
+        if (residual == null) release(r);
     }
 
     /** x as a contiguous [rows, d] matrix (a view when x is already contiguous). */
@@ -312,7 +317,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     /** I − D as a new d×d tensor: tiny next to the GEMMs it saves a pass in. */
     private Tensor identityMinus(Tensor dict) {
         int d = dict.dim(0);
-        Tensor e = empty(d, d);
+        Tensor e = allocate(d, d);
         affine(dict, -1f, 0f, e);
         float[] ed = (float[]) e.storage();
         for (int i = 0; i < d; i++) ed[i * d + i] += 1f;

@@ -64,7 +64,7 @@ public final class AdamW {
             Tensor g = p.grad();
             if (g == null) continue;
             Backend be = p.backend();
-            Tensor w = p.value(), mi = m.get(i), vi = v.get(i), t = be.empty(w.shape());
+            Tensor w = p.value(), mi = m.get(i), vi = v.get(i), t = be.allocate(w.shape());
             be.affine(w, 1f - lr * weightDecay, 0f, w);
             be.affine(mi, beta1, 0f, mi);                       // m = β₁m + (1 − β₁)g
             be.affine(g, 1f - beta1, 0f, t);
@@ -78,6 +78,7 @@ public final class AdamW {
             be.binary(BinaryOp.DIV, mi, t, t);
             be.affine(t, (float) (-lr / bc1), 0f, t);
             be.binary(BinaryOp.ADD, w, t, w);
+            be.release(t);
         }
     }
 
