@@ -2,6 +2,7 @@ package ai.crate.simd;
 
 import ai.crate.engine.BinaryOp;
 import ai.crate.engine.Layout;
+import ai.crate.engine.ScalarMath;
 import ai.crate.engine.Shapes;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
@@ -28,20 +29,17 @@ final class SimdElementwise {
     }
 
     // ---- unary, forward and backward side by side ----------------------------------------------------------------
+    // One loop per op, the op chosen once per range: a shared per-vector helper holding every op (transcendental
+    // intrinsics included) compiles too big for C2 to inline into the loop, and then every vector crossing the call
+    // is boxed on the heap (measured: ~3 GB of float[] per minute of training). Tails of < L elements run in scalar
+    // double arithmetic, as exact as the oracle.
 
     void unary(UnaryOp op, float[] x, int xo, float[] o, int oo, int n) {
         if (op == UnaryOp.GELU) {
             split(n, (s, e) -> VectorMath.gelu(x, xo + s, o, oo + s, e - s));
             return;
         }
-        split(n, (s, e) -> {
-            int i = s;
-            for (; i <= e - L; i += L) apply(op, FloatVector.fromArray(S, x, xo + i)).intoArray(o, oo + i);
-            if (i < e) {
-                VectorMask<Float> m = S.indexInRange(i, e);
-                apply(op, FloatVector.fromArray(S, x, xo + i, m)).intoArray(o, oo + i, m);
-            }
-        });
+        split(n, (s, e) -> unaryRange(op, x, xo + s, o, oo + s, e - s));
     }
 
     // Constants as vectors made once: a scalar operand inside a loop is a broadcast per iteration, and C2 sometimes
@@ -51,20 +49,26 @@ final class SimdElementwise {
     private static final FloatVector MINUS_ONE = FloatVector.broadcast(S, -1f);
     private static final FloatVector TWO = FloatVector.broadcast(S, 2f);
 
-    static FloatVector apply(UnaryOp op, FloatVector x) {
-        return switch (op) {
-            case NEG -> x.neg();
-            case EXP -> x.lanewise(VectorOperators.EXP);
-            case LOG -> x.lanewise(VectorOperators.LOG);
-            case SQRT -> x.sqrt();
-            case TANH -> x.lanewise(VectorOperators.TANH);
-            case SIGMOID -> ONE.div(x.neg().lanewise(VectorOperators.EXP).add(ONE));
-            case ABS -> x.abs();
-            case SQUARE -> x.mul(x);
-            case RECIPROCAL -> ONE.div(x);
-            case RELU -> x.max(ZERO);
-            case GELU -> throw new IllegalStateException("GELU runs in VectorMath.gelu, not lane by lane");
-        };
+    private static void unaryRange(UnaryOp op, float[] x, int xo, float[] o, int oo, int len) {
+        int end = len - len % L, i = 0;
+        switch (op) {
+            case NEG -> { for (; i < end; i += L) v(x, xo + i).neg().intoArray(o, oo + i); }
+            case EXP -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.EXP).intoArray(o, oo + i); }
+            case LOG -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.LOG).intoArray(o, oo + i); }
+            case SQRT -> { for (; i < end; i += L) v(x, xo + i).sqrt().intoArray(o, oo + i); }
+            case TANH -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.TANH).intoArray(o, oo + i); }
+            case SIGMOID -> {
+                for (; i < end; i += L) {
+                    ONE.div(v(x, xo + i).neg().lanewise(VectorOperators.EXP).add(ONE)).intoArray(o, oo + i);
+                }
+            }
+            case ABS -> { for (; i < end; i += L) v(x, xo + i).abs().intoArray(o, oo + i); }
+            case SQUARE -> { for (; i < end; i += L) { FloatVector a = v(x, xo + i); a.mul(a).intoArray(o, oo + i); } }
+            case RECIPROCAL -> { for (; i < end; i += L) ONE.div(v(x, xo + i)).intoArray(o, oo + i); }
+            case RELU -> { for (; i < end; i += L) v(x, xo + i).max(ZERO).intoArray(o, oo + i); }
+            case GELU -> throw new IllegalStateException("GELU runs in VectorMath.gelu");
+        }
+        for (; i < len; i++) o[oo + i] = (float) ScalarMath.apply(op, x[xo + i]);
     }
 
     void unaryBackward(UnaryOp op, float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n) {
@@ -72,37 +76,61 @@ final class SimdElementwise {
             split(n, (s, e) -> VectorMath.geluBackward(x, xo + s, dy, dyo + s, dx, dxo + s, e - s));
             return;
         }
-        split(n, (s, e) -> {
-            int i = s;
-            for (; i <= e - L; i += L) {
-                derivative(op, FloatVector.fromArray(S, x, xo + i)).mul(FloatVector.fromArray(S, dy, dyo + i))
-                        .intoArray(dx, dxo + i);
-            }
-            if (i < e) {
-                VectorMask<Float> m = S.indexInRange(i, e);
-                derivative(op, FloatVector.fromArray(S, x, xo + i, m)).mul(FloatVector.fromArray(S, dy, dyo + i, m))
-                        .intoArray(dx, dxo + i, m);
-            }
-        });
+        split(n, (s, e) -> unaryBackwardRange(op, x, xo + s, dy, dyo + s, dx, dxo + s, e - s));
     }
 
-    /** d op(x) / dx, lane by lane. */
-    static FloatVector derivative(UnaryOp op, FloatVector x) {
-        return switch (op) {
-            case NEG -> MINUS_ONE;
-            case EXP -> x.lanewise(VectorOperators.EXP);
-            case LOG -> ONE.div(x);
-            case SQRT -> ONE.div(x.sqrt().mul(TWO));
-            case TANH -> { FloatVector t = x.lanewise(VectorOperators.TANH); yield ONE.sub(t.mul(t)); }
-            case SIGMOID -> { FloatVector sg = apply(UnaryOp.SIGMOID, x); yield sg.mul(ONE.sub(sg)); }
-            case ABS -> ZERO.blend(ONE, x.compare(VectorOperators.GT, ZERO)).blend(MINUS_ONE,
-                    x.compare(VectorOperators.LT, ZERO));
-            case SQUARE -> x.mul(TWO);
-            case RECIPROCAL -> ONE.div(x.mul(x)).neg();
-            case RELU -> ZERO.blend(ONE, x.compare(VectorOperators.GT, ZERO));
-            case GELU -> throw new IllegalStateException("GELU runs in VectorMath.geluBackward, not lane by lane");
-        };
+    /** dx = op'(x)·dy. */
+    private static void unaryBackwardRange(UnaryOp op, float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo,
+                                           int len) {
+        int end = len - len % L, i = 0;
+        switch (op) {
+            case NEG -> { for (; i < end; i += L) v(dy, dyo + i).neg().intoArray(dx, dxo + i); }
+            case EXP -> {
+                for (; i < end; i += L) {
+                    v(x, xo + i).lanewise(VectorOperators.EXP).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
+                }
+            }
+            case LOG -> { for (; i < end; i += L) v(dy, dyo + i).div(v(x, xo + i)).intoArray(dx, dxo + i); }
+            case SQRT -> {
+                for (; i < end; i += L) v(dy, dyo + i).div(v(x, xo + i).sqrt().mul(TWO)).intoArray(dx, dxo + i);
+            }
+            case TANH -> {
+                for (; i < end; i += L) {
+                    FloatVector t = v(x, xo + i).lanewise(VectorOperators.TANH);
+                    ONE.sub(t.mul(t)).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
+                }
+            }
+            case SIGMOID -> {
+                for (; i < end; i += L) {
+                    FloatVector sg = ONE.div(v(x, xo + i).neg().lanewise(VectorOperators.EXP).add(ONE));
+                    sg.mul(ONE.sub(sg)).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
+                }
+            }
+            case ABS -> {
+                for (; i < end; i += L) {
+                    FloatVector a = v(x, xo + i);
+                    ZERO.blend(ONE, a.compare(VectorOperators.GT, ZERO)).blend(MINUS_ONE,
+                            a.compare(VectorOperators.LT, ZERO)).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
+                }
+            }
+            case SQUARE -> { for (; i < end; i += L) v(x, xo + i).mul(TWO).mul(v(dy, dyo + i)).intoArray(dx, dxo + i); }
+            case RECIPROCAL -> {
+                for (; i < end; i += L) {
+                    FloatVector a = v(x, xo + i);
+                    v(dy, dyo + i).div(a.mul(a)).neg().intoArray(dx, dxo + i);
+                }
+            }
+            case RELU -> {
+                for (; i < end; i += L) {
+                    ZERO.blend(v(dy, dyo + i), v(x, xo + i).compare(VectorOperators.GT, ZERO)).intoArray(dx, dxo + i);
+                }
+            }
+            case GELU -> throw new IllegalStateException("GELU runs in VectorMath.geluBackward");
+        }
+        for (; i < len; i++) dx[dxo + i] = (float) (ScalarMath.derivative(op, x[xo + i]) * dy[dyo + i]);
     }
+
+    private static FloatVector v(float[] a, int off) { return FloatVector.fromArray(S, a, off); }
 
     void affine(float[] x, int xo, float[] o, int oo, int n, float scale, float shift) {
         split(n, (s, e) -> SimdRows.affineRow(x, xo + s, o, oo + s, e - s, scale, shift));
