@@ -130,7 +130,8 @@ class CrateParityTest {
         }
         StoredTensor img = st.tensors().get("images");
         Tensor images = simd.fromArray(img.floats(), img.shape());
-        assertArrayEquals(fromSafetensors.inference().logits(images).toFloatArray(),
-                fromTorch.inference().logits(images).toFloatArray(), torchFile + " logits");
+        // bitwise-equal weights; logits to float rounding (the JIT may swap exp implementations between the calls)
+        BackendContractTest.assertClose(torchFile + " logits", fromSafetensors.inference().logits(images).toFloatArray(),
+                fromTorch.inference().logits(images).toFloatArray(), 1e-6, 1e-6);
     }
 }
