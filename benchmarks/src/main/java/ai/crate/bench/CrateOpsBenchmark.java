@@ -6,7 +6,6 @@ import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
 import ai.crate.simd.SimdBackend;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -53,12 +52,6 @@ public class CrateOpsBenchmark {
     private Tensor w, mssaOut, attn, mssaGrad, dw;
     private Tensor x, dict, m, istaOut, residual, istaGrad, dx, dDict;
     private double batchTokens, n, d;
-
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Flops {
-        public double gflops;
-    }
 
     @Setup(Level.Trial)
     public void setUp() {

@@ -3,7 +3,6 @@ package ai.crate.bench;
 import ai.crate.engine.Tensor;
 import ai.crate.simd.SimdBackend;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -51,13 +50,6 @@ public class GemmBenchmark {
     private boolean transA;
     private boolean transB;
     private double gigaFlopsPerCall;
-
-    /** JMH reports this counter per second: GFLOP/s. */
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Flops {
-        public double gflops;
-    }
 
     @Setup(Level.Trial)
     public void setUp() {

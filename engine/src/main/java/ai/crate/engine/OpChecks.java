@@ -209,9 +209,33 @@ public final class OpChecks {
         return w.dim(2) / heads;
     }
 
-    /** Checks ISTA's arguments ({@code dout} null for the forward); returns the width d. */
-    public static int ista(String op, Tensor x, Tensor dict, float eta, float lambda, Tensor dout, Tensor out,
-                           Tensor residual) {
+    /** Every check of {@link Backend#istaForward}; returns the width d. */
+    public static int istaForward(Backend backend, Tensor x, Tensor dict, float eta, float lambda, Tensor out,
+                                  Tensor residual) {
+        String op = "istaForward";
+        sameBackend(op, backend, x, dict, out);
+        if (residual != null) sameBackend(op, backend, residual);
+        int d = ista(op, x, dict, eta, lambda, null, out, residual);
+        contiguous(op, "output", out);
+        return d;
+    }
+
+    /** Every check of {@link Backend#istaBackward}; returns the width d. */
+    public static int istaBackward(Backend backend, Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout,
+                                   float eta, Tensor dx, Tensor dDict) {
+        String op = "istaBackward";
+        sameBackend(op, backend, x, dict, out, dout, dx, dDict);
+        if (residual != null) sameBackend(op, backend, residual);
+        int d = ista(op, x, dict, eta, 0f, dout, out, residual);
+        Shapes.requireSameShape(op, x, "x", dx, "dx");
+        contiguous(op, "dx", dx);
+        Shapes.requireShape(op, "dDict", dDict, d, d);
+        contiguous(op, "dDict", dDict);
+        return d;
+    }
+
+    private static int ista(String op, Tensor x, Tensor dict, float eta, float lambda, Tensor dout, Tensor out,
+                            Tensor residual) {
         if (x.rank() < 1) throw new IllegalArgumentException(op + ": x must have rank >= 1, got a scalar");
         int d = x.dim(-1);
         Shapes.requireShape(op, "dictionary", dict, d, d);

@@ -409,10 +409,7 @@ public final class ReferenceBackend extends CpuBackend {
 
     @Override
     public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
-        OpChecks.sameBackend("istaForward", this, x, dict, out);
-        if (residual != null) OpChecks.sameBackend("istaForward", this, residual);
-        int d = OpChecks.ista("istaForward", x, dict, eta, lambda, null, out, residual);
-        OpChecks.contiguous("istaForward", "output", out);
+        int d = OpChecks.istaForward(this, x, dict, eta, lambda, out, residual);
         int rows = (int) (x.size() / Math.max(d, 1));
         float[] xs = toArray(x), ds = toArray(dict), o = data("istaForward", out);
         float[] rs = residual == null ? null : data("istaForward", residual);
@@ -432,13 +429,7 @@ public final class ReferenceBackend extends CpuBackend {
     @Override
     public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
                              Tensor dx, Tensor dDict) {
-        OpChecks.sameBackend("istaBackward", this, x, dict, out, dout, dx, dDict);
-        if (residual != null) OpChecks.sameBackend("istaBackward", this, residual);
-        int d = OpChecks.ista("istaBackward", x, dict, eta, 0f, dout, out, residual);
-        Shapes.requireSameShape("istaBackward", x, "x", dx, "dx");
-        OpChecks.contiguous("istaBackward", "dx", dx);
-        Shapes.requireShape("istaBackward", "dDict", dDict, d, d);
-        OpChecks.contiguous("istaBackward", "dDict", dDict);
+        int d = OpChecks.istaBackward(this, x, dict, out, residual, dout, eta, dx, dDict);
         int rows = (int) (x.size() / Math.max(d, 1));
         float[] xs = toArray(x), ds = toArray(dict), os = toArray(out), dos = toArray(dout);
         float[] gx = data("istaBackward", dx), gd = data("istaBackward", dDict);

@@ -271,10 +271,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
      */
     @Override
     public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
-        OpChecks.sameBackend("istaForward", this, x, dict, out);
-        if (residual != null) OpChecks.sameBackend("istaForward", this, residual);
-        int d = OpChecks.ista("istaForward", x, dict, eta, lambda, null, out, residual);
-        OpChecks.contiguous("istaForward", "output", out);
+        int d = OpChecks.istaForward(this, x, dict, eta, lambda, out, residual);
         Tensor x2 = rowsOf(x, d), out2 = out.reshape(-1, d), e = identityMinus(dict);
         Tensor r = residual != null ? residual.reshape(-1, d) : allocate(x2.shape());
         gemm(1f, x2, false, e, true, 0f, r);
@@ -289,14 +286,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     @Override
     public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
                              Tensor dx, Tensor dDict) {
-        String op = "istaBackward";
-        OpChecks.sameBackend(op, this, x, dict, out, dout, dx, dDict);
-        if (residual != null) OpChecks.sameBackend(op, this, residual);
-        int d = OpChecks.ista(op, x, dict, eta, 0f, dout, out, residual);
-        Shapes.requireSameShape(op, x, "x", dx, "dx");
-        OpChecks.contiguous(op, "dx", dx);
-        Shapes.requireShape(op, "dDict", dDict, d, d);
-        OpChecks.contiguous(op, "dDict", dDict);
+        int d = OpChecks.istaBackward(this, x, dict, out, residual, dout, eta, dx, dDict);
         Tensor x2 = rowsOf(x, d), dx2 = dx.reshape(-1, d), e = identityMinus(dict);
         Tensor r = residual != null ? residual.reshape(-1, d) : allocate(x2.shape());
         if (residual == null) gemm(1f, x2, false, e, true, 0f, r);
