@@ -38,6 +38,7 @@ class OpGradientTest {
             case SQUARE -> F.square(x);
             case RECIPROCAL -> F.reciprocal(x);
             case RELU -> F.relu(x);
+            case SIGN -> F.unary(UnaryOp.SIGN, x);
             case GELU -> F.gelu(x);
         };
     }
@@ -46,7 +47,7 @@ class OpGradientTest {
     private static Tensor inputFor(UnaryOp op, long seed, int... shape) {
         return switch (op) {
             case LOG, SQRT, RECIPROCAL -> uniform(seed, 0.5f, 2f, shape);
-            case RELU, ABS -> awayFromZero(seed, shape);
+            case RELU, ABS, SIGN -> awayFromZero(seed, shape);
             default -> normal(seed, shape);
         };
     }

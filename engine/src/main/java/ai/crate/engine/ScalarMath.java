@@ -52,6 +52,7 @@ public final class ScalarMath {
             case SQUARE -> x * x;
             case RECIPROCAL -> 1.0 / x;
             case RELU -> x > 0 ? x : 0.0;
+            case SIGN -> Math.signum(x);
             case GELU -> x * normalCdf(x);
         };
     }
@@ -69,6 +70,7 @@ public final class ScalarMath {
             case SQUARE -> 2.0 * x;
             case RECIPROCAL -> -1.0 / (x * x);
             case RELU -> x > 0 ? 1.0 : 0.0;
+            case SIGN -> 0.0;
             case GELU -> normalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
         };
     }

@@ -548,7 +548,7 @@ public abstract class BackendContractTest {
     protected static float[] unaryInput(UnaryOp op, SplittableRandom r, int n) {
         return switch (op) {
             case LOG, SQRT, RECIPROCAL -> uniform(r, n, 0.05, 5.0);
-            case RELU, ABS -> signed(r, n, 0.05, 4.0);
+            case RELU, ABS, SIGN -> signed(r, n, 0.05, 4.0);
             case EXP, TANH, SIGMOID, GELU -> normal(r, n, 3.0);   // reaches the tails
             default -> normal(r, n, 2.0);
         };
@@ -557,7 +557,7 @@ public abstract class BackendContractTest {
     /** {atol, rtol} for unary(op): exact selections, correctly rounded algebra, or transcendental with a floor. */
     protected static double[] unaryBounds(UnaryOp op) {
         return switch (op) {
-            case NEG, ABS, RELU -> new double[] {EXACT, EXACT};
+            case NEG, ABS, RELU, SIGN -> new double[] {EXACT, EXACT};
             case SQUARE, RECIPROCAL, SQRT -> new double[] {0, ELEMENTWISE_RTOL};
             case EXP, LOG, TANH, SIGMOID, GELU -> new double[] {TRANSCENDENTAL_ATOL, TRANSCENDENTAL_RTOL};
         };
@@ -566,7 +566,7 @@ public abstract class BackendContractTest {
     /** {atol, rtol} for unaryBackward(op), with atol scaled by max|dy|. */
     protected static double[] unaryBackwardBounds(UnaryOp op, double dyScale) {
         return switch (op) {
-            case NEG, ABS, RELU -> new double[] {EXACT, EXACT};
+            case NEG, ABS, RELU, SIGN -> new double[] {EXACT, EXACT};
             case SQUARE, RECIPROCAL, SQRT, LOG -> new double[] {0, ELEMENTWISE_RTOL};
             case EXP, TANH, SIGMOID, GELU -> new double[] {TRANSCENDENTAL_ATOL * dyScale, TRANSCENDENTAL_RTOL};
         };

@@ -281,7 +281,7 @@ class ReferenceBackendTest extends BackendContractTest {
         SplittableRandom r = rng("fd unary", op);
         float[] x = switch (op) {
             case LOG, SQRT, RECIPROCAL -> uniform(r, 9, 0.3, 3);
-            case RELU, ABS -> signed(r, 9, 0.1, 2);
+            case RELU, ABS, SIGN -> signed(r, 9, 0.1, 2);
             default -> normal(r, 9, 1.5);
         };
         float[] dy = normal(r, 9, 1);

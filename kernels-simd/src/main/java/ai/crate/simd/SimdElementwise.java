@@ -66,6 +66,13 @@ final class SimdElementwise {
             case SQUARE -> { for (; i < end; i += L) { FloatVector a = v(x, xo + i); a.mul(a).intoArray(o, oo + i); } }
             case RECIPROCAL -> { for (; i < end; i += L) ONE.div(v(x, xo + i)).intoArray(o, oo + i); }
             case RELU -> { for (; i < end; i += L) v(x, xo + i).max(ZERO).intoArray(o, oo + i); }
+            case SIGN -> {
+                for (; i < end; i += L) {
+                    FloatVector a = v(x, xo + i);
+                    ZERO.blend(ONE, a.compare(VectorOperators.GT, ZERO)).blend(MINUS_ONE,
+                            a.compare(VectorOperators.LT, ZERO)).intoArray(o, oo + i);
+                }
+            }
             case GELU -> throw new IllegalStateException("GELU runs in VectorMath.gelu");
         }
         for (; i < len; i++) o[oo + i] = (float) ScalarMath.apply(op, x[xo + i]);
@@ -125,6 +132,7 @@ final class SimdElementwise {
                     ZERO.blend(v(dy, dyo + i), v(x, xo + i).compare(VectorOperators.GT, ZERO)).intoArray(dx, dxo + i);
                 }
             }
+            case SIGN -> { for (; i < end; i += L) ZERO.intoArray(dx, dxo + i); }
             case GELU -> throw new IllegalStateException("GELU runs in VectorMath.geluBackward");
         }
         for (; i < len; i++) dx[dxo + i] = (float) (ScalarMath.derivative(op, x[xo + i]) * dy[dyo + i]);
