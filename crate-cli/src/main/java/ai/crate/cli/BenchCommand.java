@@ -7,6 +7,7 @@ import ai.crate.engine.Tensor;
 import ai.crate.model.Crate;
 import ai.crate.model.CrateConfig;
 import ai.crate.model.optim.AdamW;
+import ai.crate.model.optim.Param;
 import com.google.gson.Gson;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -85,8 +86,8 @@ final class BenchCommand implements Callable<Integer> {
         SplittableRandom r = new SplittableRandom(2);
         int[] labels = new int[b];
         for (int i = 0; i < b; i++) labels[i] = r.nextInt(c.numClasses());
-        List<Variable> params = new ArrayList<>(model.namedParameters().values());
-        AdamW opt = new AdamW(params, 1e-4f, 0.05f);
+        // every parameter decays, as the PyTorch peer's single parameter group
+        AdamW opt = new AdamW(Param.of(model.namedParameters(), true), 1e-4f, 0.05f);
 
         Runnable trainStep = () -> {
             opt.zeroGrad();

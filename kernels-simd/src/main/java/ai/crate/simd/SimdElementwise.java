@@ -53,13 +53,13 @@ final class SimdElementwise {
         int end = len - len % L, i = 0;
         switch (op) {
             case NEG -> { for (; i < end; i += L) v(x, xo + i).neg().intoArray(o, oo + i); }
-            case EXP -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.EXP).intoArray(o, oo + i); }
+            case EXP -> { for (; i < end; i += L) VectorMath.exp(v(x, xo + i)).intoArray(o, oo + i); }
             case LOG -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.LOG).intoArray(o, oo + i); }
             case SQRT -> { for (; i < end; i += L) v(x, xo + i).sqrt().intoArray(o, oo + i); }
             case TANH -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.TANH).intoArray(o, oo + i); }
             case SIGMOID -> {
                 for (; i < end; i += L) {
-                    ONE.div(v(x, xo + i).neg().lanewise(VectorOperators.EXP).add(ONE)).intoArray(o, oo + i);
+                    ONE.div(VectorMath.exp(v(x, xo + i).neg()).add(ONE)).intoArray(o, oo + i);
                 }
             }
             case ABS -> { for (; i < end; i += L) v(x, xo + i).abs().intoArray(o, oo + i); }
@@ -94,7 +94,7 @@ final class SimdElementwise {
             case NEG -> { for (; i < end; i += L) v(dy, dyo + i).neg().intoArray(dx, dxo + i); }
             case EXP -> {
                 for (; i < end; i += L) {
-                    v(x, xo + i).lanewise(VectorOperators.EXP).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
+                    VectorMath.exp(v(x, xo + i)).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
                 }
             }
             case LOG -> { for (; i < end; i += L) v(dy, dyo + i).div(v(x, xo + i)).intoArray(dx, dxo + i); }
@@ -109,7 +109,7 @@ final class SimdElementwise {
             }
             case SIGMOID -> {
                 for (; i < end; i += L) {
-                    FloatVector sg = ONE.div(v(x, xo + i).neg().lanewise(VectorOperators.EXP).add(ONE));
+                    FloatVector sg = ONE.div(VectorMath.exp(v(x, xo + i).neg()).add(ONE));
                     sg.mul(ONE.sub(sg)).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
                 }
             }

@@ -93,7 +93,7 @@ final class SimdRows {
         int i = 0;
         for (; i <= len - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, off + i));
         if (i < len) acc = acc.add(FloatVector.fromArray(S, x, off + i, S.indexInRange(i, len)));
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sum(acc);
     }
 
     static float rowMax(float[] x, int off, int len) {
@@ -117,7 +117,7 @@ final class SimdRows {
             VectorMask<Float> m = S.indexInRange(i, len);
             acc = FloatVector.fromArray(S, a, ao + i, m).fma(FloatVector.fromArray(S, b, bo + i, m), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sum(acc);
     }
 
     /** o[i] = exp(x[i] − shift), returning Σ o[i]. */
@@ -125,17 +125,17 @@ final class SimdRows {
         FloatVector acc = FloatVector.zero(S), shiftV = FloatVector.broadcast(S, shift);
         int i = 0;
         for (; i <= len - L; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(shiftV).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xo + i).sub(shiftV));
             e.intoArray(o, oo + i);
             acc = acc.add(e);
         }
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
-            FloatVector e = FloatVector.fromArray(S, x, xo + i, m).sub(shiftV).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xo + i, m).sub(shiftV));
             e.intoArray(o, oo + i, m);
             acc = acc.add(e, m);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sum(acc);
     }
 
     /** Σ exp(x[i] − shift) without storing. */
@@ -143,13 +143,13 @@ final class SimdRows {
         FloatVector acc = FloatVector.zero(S), shiftV = FloatVector.broadcast(S, shift);
         int i = 0;
         for (; i <= len - L; i += L) {
-            acc = acc.add(FloatVector.fromArray(S, x, xo + i).sub(shiftV).lanewise(VectorOperators.EXP));
+            acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, xo + i).sub(shiftV)));
         }
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
-            acc = acc.add(FloatVector.fromArray(S, x, xo + i, m).sub(shiftV).lanewise(VectorOperators.EXP), m);
+            acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, xo + i, m).sub(shiftV)), m);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sum(acc);
     }
 
     /** o[i] = x[i]·scale + shift over a row. */
@@ -210,12 +210,12 @@ final class SimdRows {
         FloatVector minusSum = FloatVector.broadcast(S, -sum);
         int i = 0;
         for (; i <= c - L; i += L) {
-            FloatVector e = FloatVector.fromArray(S, y, yr + i).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, y, yr + i));
             e.mul(minusSum).add(FloatVector.fromArray(S, dy, dr + i)).intoArray(dx, xr + i);
         }
         if (i < c) {
             VectorMask<Float> m = S.indexInRange(i, c);
-            FloatVector e = FloatVector.fromArray(S, y, yr + i, m).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, y, yr + i, m));
             e.mul(minusSum).add(FloatVector.fromArray(S, dy, dr + i, m)).intoArray(dx, xr + i, m);
         }
     }
@@ -251,7 +251,7 @@ final class SimdRows {
             FloatVector d = FloatVector.fromArray(S, x, off + i, m).lanewise(VectorOperators.SUB, muV, m);
             acc = d.fma(d, acc);                                   // masked-off lanes stay 0
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sum(acc);
     }
 
     /** o = (x − mu)·inv·γ + β over one row. */
@@ -324,7 +324,7 @@ final class SimdRows {
             xh.fma(dyv, FloatVector.fromArray(S, pg, i)).intoArray(pg, i);
             dyv.add(FloatVector.fromArray(S, pb, i)).intoArray(pb, i);
         }
-        float totalD = sumD.reduceLanes(VectorOperators.ADD), totalDX = sumDX.reduceLanes(VectorOperators.ADD);
+        float totalD = VectorMath.sum(sumD), totalDX = VectorMath.sum(sumDX);
         if (tail > 0) {
             // scratch[0, L): x tail, [L, 2L): dy tail, zero beyond the tail; [2L, 3L): dx tail
             java.util.Arrays.fill(scratch, 0, 2 * L, 0f);
@@ -333,8 +333,8 @@ final class SimdRows {
             FloatVector xh = FloatVector.fromArray(S, scratch, 0).sub(muV).mul(invV);
             FloatVector dyv = FloatVector.fromArray(S, scratch, L);
             FloatVector dh = dyv.mul(FloatVector.fromArray(S, g, full));
-            totalD += dh.reduceLanes(VectorOperators.ADD);
-            totalDX += dh.mul(xh).reduceLanes(VectorOperators.ADD);
+            totalD += VectorMath.sum(dh);
+            totalDX += VectorMath.sum(dh.mul(xh));
             xh.fma(dyv, FloatVector.fromArray(S, pg, full)).intoArray(pg, full);
             dyv.add(FloatVector.fromArray(S, pb, full)).intoArray(pb, full);
         }

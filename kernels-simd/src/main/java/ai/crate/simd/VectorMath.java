@@ -1,12 +1,22 @@
 package ai.crate.simd;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GELU and its derivative, which need erfc, a function the Vector API lacks. Each is one loop with the whole formula
+ * Deterministic building blocks — {@link #exp} and {@link #sum} — and GELU with its derivative, which need erfc, a
+ * function the Vector API lacks.
+ *
+ * <p>Why our own exp and lane sum: the Vector API's {@code lanewise(EXP)} and {@code reduceLanes(ADD)} give different
+ * bits before and after C2 compiles a loop (a Java fallback per lane and a sequential sum, then an SVML call and a
+ * tree of adds; measured). Training would then depend on JIT timing, and a resumed run could not end bit-identical
+ * to an uninterrupted one. Built only from correctly rounded operations (add, mul, fma, min, max, conversions), these
+ * give the same bits in every execution mode.
+ *
+ * <p>GELU and its derivative: Each is one loop with the whole formula
  * written inline: a helper that takes or returns a vector must be inlined by C2 or every vector crossing it is boxed
  * on the heap, and C2 declined to inline such a helper in some compilations (GELU then ran 5x slower). Tails go
  * through a one-vector scratch, so the loop body exists once and needs no mask.
@@ -18,6 +28,45 @@ final class VectorMath {
     private static final float INV_SQRT_2PI = (float) (1.0 / Math.sqrt(2.0 * Math.PI));
 
     private VectorMath() {}
+
+    private static final FloatVector EXP_HI = FloatVector.broadcast(S, 88.3762626647949f);
+    private static final FloatVector EXP_LO = FloatVector.broadcast(S, -87.3365447505531f);
+    private static final FloatVector LOG2E = FloatVector.broadcast(S, 1.44269504088896341f);
+    private static final FloatVector ROUNDER = FloatVector.broadcast(S, 12582912f);   // 1.5·2²³: t + R − R rounds t
+    private static final FloatVector LN2_HI = FloatVector.broadcast(S, -0.693359375f);
+    private static final FloatVector LN2_LO = FloatVector.broadcast(S, 2.12194440e-4f);
+    private static final FloatVector P0 = FloatVector.broadcast(S, 1.9875691500e-4f);
+    private static final FloatVector P1 = FloatVector.broadcast(S, 1.3981999507e-3f);
+    private static final FloatVector P2 = FloatVector.broadcast(S, 8.3334519073e-3f);
+    private static final FloatVector P3 = FloatVector.broadcast(S, 4.1665795894e-2f);
+    private static final FloatVector P4 = FloatVector.broadcast(S, 1.6666665459e-1f);
+    private static final FloatVector P5 = FloatVector.broadcast(S, 5.0000001201e-1f);
+    private static final FloatVector ONE = FloatVector.broadcast(S, 1f);
+    @SuppressWarnings("unchecked")
+    private static final IntVector BIAS = IntVector.broadcast((VectorSpecies<Integer>) S.withLanes(int.class), 127);
+
+    /**
+     * e^x lane by lane (Cephes' expf: x = n·ln2 + r with ln2 split in two, a degree-7 polynomial for e^r, 2ⁿ put into
+     * the exponent bits): within 2 ulp of the true value for x in [−87.3, 88.4]; inputs beyond are clamped there.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector v = x.min(EXP_HI).max(EXP_LO);
+        FloatVector n = v.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
+        FloatVector r = n.fma(LN2_HI, v);                 // v − n·ln2 in two exact-product steps
+        r = n.fma(LN2_LO, r);
+        FloatVector p = r.fma(P0, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
+        FloatVector y = p.mul(r.mul(r)).add(r).add(ONE);
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(BIAS).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(bits.reinterpretAsFloats());
+    }
+
+    /** The sum of the lanes, added in lane order: the same bits in every execution mode (unlike reduceLanes). */
+    static float sum(FloatVector v) {
+        float[] lanes = v.toArray();
+        float s = 0f;
+        for (float f : lanes) s += f;
+        return s;
+    }
 
     /** o[i] = x[i]·Φ(x[i]) for i < n. */
     static void gelu(float[] x, int xo, float[] o, int oo, int n) {
@@ -66,13 +115,13 @@ final class VectorMath {
             FloatVector t = one.div(z.fma(half, one));
             FloatVector p = t.fma(c9, c8).fma(t, c7).fma(t, c6).fma(t, c5).fma(t, c4).fma(t, c3).fma(t, c2)
                     .fma(t, c1).fma(t, c0);
-            FloatVector halfErfc = t.mul(z.mul(z).neg().add(p).lanewise(VectorOperators.EXP)).mul(half);
+            FloatVector halfErfc = t.mul(exp(z.mul(z).neg().add(p))).mul(half);
             VectorMask<Float> negative = v.compare(VectorOperators.LT, zero);
             FloatVector cdf = one.sub(halfErfc).blend(halfErfc, negative);
             if (dy == null) {
                 v.mul(cdf).intoArray(o, oo + i);
             } else {
-                FloatVector pdf = v.mul(v).mul(minusHalf).lanewise(VectorOperators.EXP).mul(invSqrt2Pi);
+                FloatVector pdf = exp(v.mul(v).mul(minusHalf)).mul(invSqrt2Pi);
                 v.fma(pdf, cdf).mul(FloatVector.fromArray(S, dy, dyo + i)).intoArray(o, oo + i);
             }
         }

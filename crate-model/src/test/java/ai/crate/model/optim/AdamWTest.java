@@ -18,7 +18,7 @@ class AdamWTest {
         float[] w0 = {0.5f, -1.25f, 2f}, lrWd = {1e-2f, 0.05f};
         float[][] grads = {{0.3f, -0.7f, 1.1f}, {-0.2f, 0.4f, 0.9f}, {0.05f, -1.5f, -0.3f}};
         Variable p = Variable.parameter(be.fromArray(w0, 3));
-        AdamW opt = new AdamW(List.of(p), lrWd[0], lrWd[1]);
+        AdamW opt = new AdamW(List.of(new Param("p", p, true)), lrWd[0], lrWd[1]);
         double[] w = {w0[0], w0[1], w0[2]}, m = new double[3], v = new double[3];
         for (int t = 1; t <= 3; t++) {
             float[] g = grads[t - 1];
@@ -43,7 +43,7 @@ class AdamWTest {
     void rejectsBadHyperparameters() {
         Variable p = Variable.parameter(be.fromArray(new float[] {1f}, 1));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new AdamW(List.of(p), 1e-3f, 1.0f, 0.999f, 1e-8f, 0f));
+                () -> new AdamW(List.of(new Param("p", p, true)), 1e-3f, 1.0f, 0.999f, 1e-8f, 0f));
         assertEquals(true, e.getMessage().contains("betas (1.0, 0.999)"), e.getMessage());
     }
 }

@@ -1,0 +1,47 @@
+package ai.crate.model.optim;
+
+import ai.crate.engine.Backend;
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.Tensor;
+import ai.crate.engine.UnaryOp;
+import java.util.List;
+
+/**
+ * Lion (Chen et al. 2023) as lion-pytorch computes it, the optimizer of the official CRATE ImageNet recipe: after the
+ * decoupled decay, p ← p − lr·sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g.
+ */
+public final class Lion extends Optimizer {
+    private final float beta1, beta2;
+
+    public Lion(List<Param> params, float lr, float beta1, float beta2, float weightDecay) {
+        super(params, lr, weightDecay);
+        if (!(beta1 >= 0 && beta1 <= 1) || !(beta2 >= 0 && beta2 <= 1)) {
+            throw new IllegalArgumentException("Lion: need betas in [0, 1], got (" + beta1 + ", " + beta2 + ")");
+        }
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+    }
+
+    /** lion-pytorch's defaults: betas (0.9, 0.99). */
+    public Lion(List<Param> params, float lr, float weightDecay) { this(params, lr, 0.9f, 0.99f, weightDecay); }
+
+    @Override
+    protected void initBuffers(Param p) { buffer("lion.exp_avg", p); }
+
+    @Override
+    protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
+        Backend be = w.backend();
+        Tensor m = buffer("lion.exp_avg", p), t = be.allocate(w.shape()), gs = be.allocate(w.shape());
+        be.affine(m, beta1, 0f, t);                        // the update direction: sign(β₁m + (1 − β₁)g)
+        be.affine(g, 1f - beta1, 0f, gs);
+        be.binary(BinaryOp.ADD, t, gs, t);
+        be.unary(UnaryOp.SIGN, t, t);
+        be.affine(t, -lr, 0f, t);
+        be.binary(BinaryOp.ADD, w, t, w);
+        be.affine(m, beta2, 0f, m);                        // m = β₂m + (1 − β₂)g
+        be.affine(g, 1f - beta2, 0f, gs);
+        be.binary(BinaryOp.ADD, m, gs, m);
+        be.release(t);
+        be.release(gs);
+    }
+}

@@ -1,0 +1,127 @@
+package ai.crate.model.optim;
+
+import ai.crate.engine.Backend;
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.ReduceOp;
+import ai.crate.engine.Tensor;
+import ai.crate.model.io.StoredTensor;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A first-order optimizer over named parameters with decoupled weight decay (p ← p·(1 − lr·wd) on the parameters
+ * whose {@link Param#decay()} is set). Updates tensors in place through backend ops. Its state (moment buffers and
+ * the step count) can be saved and restored exactly, for resuming training.
+ */
+public abstract class Optimizer {
+    protected final List<Param> params;
+    protected final float weightDecay;
+    private final Map<String, Tensor> buffers = new LinkedHashMap<>();
+    private float lr;
+    private long steps;
+
+    protected Optimizer(List<Param> params, float lr, float weightDecay) {
+        if (!(lr >= 0) || !(weightDecay >= 0)) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": need lr >= 0 and weight decay >= 0, got lr "
+                    + lr + ", weight decay " + weightDecay);
+        }
+        this.params = List.copyOf(params);
+        this.lr = lr;
+        this.weightDecay = weightDecay;
+    }
+
+    /** A zero-filled state buffer shaped like parameter {@code p}, saved under "{kind}.{p's name}". */
+    protected final Tensor buffer(String kind, Param p) {
+        return buffers.computeIfAbsent(kind + "." + p.name(), k -> {
+            Tensor t = p.variable().backend().empty(p.variable().shape());
+            p.variable().backend().fill(t, 0f);
+            return t;
+        });
+    }
+
+    public final float learningRate() { return lr; }
+
+    public final void setLearningRate(float lr) {
+        if (!(lr >= 0)) throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
+        this.lr = lr;
+    }
+
+    /** Optimizer steps taken (restored by {@link #loadState}). */
+    public final long steps() { return steps; }
+
+    /** One update of every parameter that has a gradient; parameters without one are skipped, as in PyTorch. */
+    public final void step() {
+        steps++;
+        for (Param p : params) {
+            Tensor g = p.variable().grad();
+            if (g == null) continue;
+            Tensor w = p.variable().value();
+            if (p.decay() && weightDecay != 0) w.backend().affine(w, 1f - lr * weightDecay, 0f, w);
+            update(p, w, g, lr, steps);
+        }
+    }
+
+    /** The update proper, after decay: {@code step} counts from 1. */
+    protected abstract void update(Param p, Tensor w, Tensor g, float lr, long step);
+
+    public final void zeroGrad() { for (Param p : params) p.variable().zeroGrad(); }
+
+    /**
+     * Scales every gradient by maxNorm / (‖g‖ + 1e-6) when the global L2 norm ‖g‖ exceeds maxNorm, as
+     * torch.nn.utils.clip_grad_norm_; returns ‖g‖ before clipping.
+     */
+    public final double clipGradNorm(float maxNorm) {
+        double sumSquares = 0;
+        for (Param p : params) {
+            Tensor g = p.variable().grad();
+            if (g == null) continue;
+            Backend be = g.backend();
+            Tensor sq = be.allocate(g.shape()), total = be.allocate();
+            be.binary(BinaryOp.MUL, g, g, sq);
+            be.reduce(ReduceOp.SUM, sq.reshape(-1), 0, total);
+            sumSquares += total.item();
+            be.release(sq);
+            be.release(total);
+        }
+        double norm = Math.sqrt(sumSquares);
+        double coef = maxNorm / (norm + 1e-6);
+        if (coef < 1) {
+            for (Param p : params) {
+                Tensor g = p.variable().grad();
+                if (g != null) g.backend().affine(g, (float) coef, 0f, g);
+            }
+        }
+        return norm;
+    }
+
+    /** The moment buffers under stable names ("{kind}.{parameter}"), for a checkpoint; the step count is separate. */
+    public final Map<String, StoredTensor> state() {
+        for (Param p : params) initBuffers(p);
+        Map<String, StoredTensor> out = new LinkedHashMap<>();
+        buffers.forEach((k, t) -> out.put(k, StoredTensor.f32(t.shape(), t.toFloatArray())));
+        return out;
+    }
+
+    /** Restores {@link #state()} and the step count; every buffer must be present with its shape. */
+    public final void loadState(Map<String, StoredTensor> state, long steps) {
+        for (Param p : params) initBuffers(p);
+        for (var e : buffers.entrySet()) {
+            StoredTensor s = state.get(e.getKey());
+            if (s == null) {
+                throw new IllegalArgumentException(getClass().getSimpleName() + " state: missing buffer '" + e.getKey() + "'");
+            }
+            if (!Arrays.equals(s.shape(), e.getValue().shape())) {
+                throw new IllegalArgumentException(getClass().getSimpleName() + " state: buffer '" + e.getKey()
+                        + "' has shape " + Arrays.toString(s.shape()) + ", expected " + Arrays.toString(e.getValue().shape()));
+            }
+            Backend be = e.getValue().backend();
+            be.copy(be.fromArray(s.floats(), s.shape()), e.getValue());
+        }
+        this.steps = steps;
+    }
+
+    /** Creates the buffers of {@code p} (so state() lists them before the first step). */
+    protected abstract void initBuffers(Param p);
+}

@@ -1,0 +1,50 @@
+package ai.crate.model.optim;
+
+import ai.crate.engine.Backend;
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.Tensor;
+import java.util.List;
+
+/**
+ * SGD with momentum as torch.optim.SGD (dampening 0): b ← μb + g (b = g at the first step), then p ← p − lr·b, or with
+ * Nesterov p ← p − lr·(g + μb). Weight decay is decoupled (p ← p·(1 − lr·wd) first), like the other optimizers here,
+ * not torch's L2 term added to g.
+ */
+public final class Sgd extends Optimizer {
+    private final float momentum;
+    private final boolean nesterov;
+
+    public Sgd(List<Param> params, float lr, float momentum, boolean nesterov, float weightDecay) {
+        super(params, lr, weightDecay);
+        if (!(momentum >= 0) || (nesterov && momentum == 0)) {
+            throw new IllegalArgumentException("SGD: momentum must be >= 0, and > 0 for Nesterov; got " + momentum);
+        }
+        this.momentum = momentum;
+        this.nesterov = nesterov;
+    }
+
+    @Override
+    protected void initBuffers(Param p) { if (momentum != 0) buffer("sgd.momentum_buffer", p); }
+
+    @Override
+    protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
+        Backend be = w.backend();
+        Tensor t = be.allocate(w.shape());
+        if (momentum == 0) {
+            be.affine(g, -lr, 0f, t);
+        } else {
+            Tensor b = buffer("sgd.momentum_buffer", p);
+            be.affine(b, momentum, 0f, b);                 // a zero buffer makes the first step b = g, as torch's
+            be.binary(BinaryOp.ADD, b, g, b);
+            if (nesterov) {
+                be.affine(b, momentum, 0f, t);
+                be.binary(BinaryOp.ADD, t, g, t);
+                be.affine(t, -lr, 0f, t);
+            } else {
+                be.affine(b, -lr, 0f, t);
+            }
+        }
+        be.binary(BinaryOp.ADD, w, t, w);
+        be.release(t);
+    }
+}
