@@ -130,8 +130,7 @@ class CrateParityTest {
         }
         StoredTensor img = st.tensors().get("images");
         Tensor images = simd.fromArray(img.floats(), img.shape());
-        // bitwise-equal weights; logits to float rounding (the JIT may swap exp implementations between the calls)
-        BackendContractTest.assertClose(torchFile + " logits", fromSafetensors.inference().logits(images).toFloatArray(),
-                fromTorch.inference().logits(images).toFloatArray(), 1e-6, 1e-6);
+        assertArrayEquals(fromSafetensors.inference().logits(images).toFloatArray(),
+                fromTorch.inference().logits(images).toFloatArray(), torchFile + " logits");
     }
 }
