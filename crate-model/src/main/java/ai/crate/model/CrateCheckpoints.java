@@ -39,6 +39,12 @@ public final class CrateCheckpoints {
 
     private static final Pattern LAYER = Pattern.compile("transformer\\.layers\\.(\\d+)\\..*");
 
+    /**
+     * Tensors named with this prefix in a model file are training state (optimizer moments), written by the trainer
+     * beside the weights; loading a model skips them.
+     */
+    public static final String TRAIN_STATE_PREFIX = "train.";
+
     /** Reads a safetensors file or a PyTorch zip checkpoint, told apart by the zip signature. */
     public static TensorFile read(Path file) throws CheckpointException {
         byte[] head = new byte[4];
@@ -135,7 +141,9 @@ public final class CrateCheckpoints {
         Map<String, Variable> params = model.namedParameters();
         List<String> missing = new ArrayList<>(), extra = new ArrayList<>();
         for (String k : params.keySet()) if (!f.tensors().containsKey(k)) missing.add(k);
-        for (String k : f.tensors().keySet()) if (!params.containsKey(k)) extra.add(k);
+        for (String k : f.tensors().keySet()) {
+            if (!params.containsKey(k) && !k.startsWith(TRAIN_STATE_PREFIX)) extra.add(k);
+        }
         if (!missing.isEmpty()) {
             throw new CheckpointException(file + ": missing tensor '" + missing.getFirst() + "'"
                     + (missing.size() > 1 ? " (and " + (missing.size() - 1) + " more: " + missing + ")" : "")
