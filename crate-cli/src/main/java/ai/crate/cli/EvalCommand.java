@@ -1,0 +1,87 @@
+package ai.crate.cli;
+
+import ai.crate.engine.Backend;
+import ai.crate.model.Crate;
+import ai.crate.model.CrateCheckpoints;
+import ai.crate.model.data.BatchLoader;
+import ai.crate.model.data.DatasetException;
+import ai.crate.model.data.Datasets;
+import ai.crate.model.data.ImageDataset;
+import ai.crate.model.train.Evaluation;
+import com.google.gson.GsonBuilder;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Top-1, top-5 and per-class accuracy of a checkpoint on a data set's test split. */
+@Command(name = "eval", mixinStandardHelpOptions = true, description = "Accuracy of a checkpoint on a test set.")
+final class EvalCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "Model weights.")
+    Path checkpoint;
+
+    @Option(names = "--heads", description = "Attention heads, when the file's metadata lacks them.")
+    Integer heads;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default for fashion-mnist: the Debian package's).")
+    Path data;
+
+    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "fashion-mnist, mnist, cifar10 or cifar100.")
+    String dataset;
+
+    @Option(names = "--batch", defaultValue = "500", description = "Images per batch (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--json", description = "One JSON object: top1, top5, n, loss, per_class.")
+    boolean json;
+
+    @Mixin
+    BackendOptions backendOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        ImageDataset test;
+        try {
+            test = Datasets.load(dataset, data != null ? data : TrainCommand.defaultDataDir(dataset), false);
+        } catch (DatasetException e) {
+            spec.commandLine().getErr().println("crate eval: " + e.getMessage());
+            return 3;
+        }
+        Backend be = backendOptions.resolve();
+        Crate model = CrateCheckpoints.load(checkpoint, be, new CrateCheckpoints.LoadOptions(heads, null, null, null));
+        if (model.config().numClasses() != test.numClasses()) {
+            throw new IllegalArgumentException(checkpoint.getFileName() + " has " + model.config().numClasses()
+                    + " classes, " + dataset + " " + test.numClasses());
+        }
+        Evaluation e = Evaluation.of(model, BatchLoader.forEvaluation(test, batch, Datasets.defaultNormalization(dataset)));
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("top1", e.top1());
+        o.put("top5", e.top5());
+        o.put("n", e.n());
+        o.put("loss", e.loss());
+        Map<String, Double> perClass = new LinkedHashMap<>();
+        for (int c = 0; c < e.perClass().length; c++) {
+            String name = c < test.classNames().size() ? test.classNames().get(c) : Integer.toString(c);
+            perClass.put(name, e.perClass()[c]);
+        }
+        o.put("per_class", perClass);
+        if (json) {
+            spec.commandLine().getOut().println(new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(o));
+        } else {
+            var out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "%s on %s test (%d images): top-1 %.2f %%, top-5 %.2f %%, loss %.4f%n",
+                    checkpoint.getFileName(), dataset, e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
+            perClass.forEach((k, v) -> out.printf(Locale.ROOT, "  %-14s %.2f %%%n", k, 100 * v));
+        }
+        return 0;
+    }
+}

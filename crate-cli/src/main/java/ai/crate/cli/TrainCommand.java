@@ -1,0 +1,230 @@
+package ai.crate.cli;
+
+import ai.crate.engine.Backend;
+import ai.crate.model.Crate;
+import ai.crate.model.CrateCheckpoints;
+import ai.crate.model.CrateConfig;
+import ai.crate.model.data.Augmentation;
+import ai.crate.model.data.BatchLoader;
+import ai.crate.model.data.DatasetException;
+import ai.crate.model.data.Datasets;
+import ai.crate.model.data.ImageDataset;
+import ai.crate.model.data.Normalization;
+import ai.crate.model.optim.AdamW;
+import ai.crate.model.optim.Lion;
+import ai.crate.model.optim.Optimizer;
+import ai.crate.model.optim.Param;
+import ai.crate.model.optim.Schedule;
+import ai.crate.model.optim.Sgd;
+import ai.crate.model.train.Evaluation;
+import ai.crate.model.train.Trainer;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** Trains a CRATE classifier; with no arguments, fmnist-small on Fashion-MNIST from the Debian package's folder. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a CRATE classifier (default: fmnist-small on Fashion-MNIST).")
+final class TrainCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", defaultValue = "fmnist-small", paramLabel = "NAME",
+            description = "Preset (default ${DEFAULT-VALUE}): ${COMPLETION-CANDIDATES}",
+            completionCandidates = InfoCommand.Presets.class)
+    String config;
+
+    @Option(names = "--dataset", defaultValue = "fashion-mnist", paramLabel = "NAME",
+            description = "fashion-mnist, mnist, cifar10 or cifar100 (default ${DEFAULT-VALUE}).")
+    String dataset;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Folder with the data set's files (default for "
+            + "fashion-mnist: /usr/share/datasets/fashion-mnist).")
+    Path data;
+
+    @Option(names = "--epochs", defaultValue = "8", description = "Epochs (default ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--minutes", defaultValue = "0", description = "Stop after this much wall time (0 = no limit).")
+    double minutes;
+
+    @Option(names = "--steps", defaultValue = "0", description = "Stop after N optimizer steps (0 = no limit).")
+    long steps;
+
+    @Option(names = "--batch", defaultValue = "128", description = "Batch size (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw, lion or sgd (default ${DEFAULT-VALUE}).")
+    String optimizer;
+
+    @Option(names = "--lr", description = "Peak learning rate (default 1e-3 AdamW, 1e-4 Lion, 0.05 SGD).")
+    Float lr;
+
+    @Option(names = "--weight-decay", defaultValue = "0.05", description = "Decoupled weight decay (default ${DEFAULT-VALUE}).")
+    float weightDecay;
+
+    @Option(names = "--decay-all", description = "Decay every parameter; by default LayerNorm weights, biases, the CLS "
+            + "token and the position embedding are exempt.")
+    boolean decayAll;
+
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (default ${DEFAULT-VALUE}).")
+    float momentum;
+
+    @Option(names = "--nesterov", description = "SGD with Nesterov momentum.")
+    boolean nesterov;
+
+    @Option(names = "--schedule", defaultValue = "cosine", description = "cosine (after warmup) or constant.")
+    String schedule;
+
+    @Option(names = "--warmup", defaultValue = "-1", description = "Warmup steps (default: one epoch; 0 = none).")
+    long warmup;
+
+    @Option(names = "--label-smoothing", defaultValue = "0.1", description = "Label smoothing (default ${DEFAULT-VALUE}).")
+    float labelSmoothing;
+
+    @Option(names = "--clip", defaultValue = "1.0", description = "Gradient-norm clipping (0 = off; default ${DEFAULT-VALUE}).")
+    float clip;
+
+    @Option(names = "--no-augment", description = "No random crop (padding 2) and horizontal flip.")
+    boolean noAugment;
+
+    @Option(names = "--no-shuffle", description = "Batches in file order.")
+    boolean noShuffle;
+
+    @Option(names = "--mean", split = ",", paramLabel = "M[,M...]", description = "Per-channel mean (pixels in [0,1]).")
+    float[] mean;
+
+    @Option(names = "--std", split = ",", paramLabel = "S[,S...]", description = "Per-channel std.")
+    float[] std;
+
+    @Option(names = "--normalize", paramLabel = "none", description = "'none' keeps pixels in [0,1].")
+    String normalize;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the init, shuffling and augmentation.")
+    long seed;
+
+    @Option(names = "--init", paramLabel = "CKPT", description = "Start from these weights (e.g. an official checkpoint).")
+    Path init;
+
+    @Option(names = "--heads", description = "Heads of --init's model when its file does not say.")
+    Integer heads;
+
+    @Option(names = "--out", defaultValue = "runs/train", paramLabel = "DIR",
+            description = "Checkpoints and metrics.csv go here (default ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue exactly from DIR/last.safetensors.")
+    boolean resume;
+
+    @Mixin
+    BackendOptions backendOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        if (!Datasets.NAMES.contains(dataset)) {
+            throw new IllegalArgumentException("--dataset must be one of " + Datasets.NAMES + ", got '" + dataset + "'");
+        }
+        Path dir = data != null ? data : defaultDataDir(dataset);
+        ImageDataset trainSet, testSet;
+        try {
+            trainSet = Datasets.load(dataset, dir, true);
+            testSet = Datasets.load(dataset, dir, false);
+        } catch (DatasetException e) {
+            err.println("crate train: " + e.getMessage());
+            return 3;
+        }
+        CrateConfig c = CrateConfig.preset(config);
+        if (c.channels() != trainSet.channels() || c.imageSize() != trainSet.height()) {
+            throw new IllegalArgumentException(config + " takes " + c.channels() + "×" + c.imageSize() + "×"
+                    + c.imageSize() + " images, " + dataset + " has " + trainSet.channels() + "×" + trainSet.height()
+                    + "×" + trainSet.width());
+        }
+        c = c.withNumClasses(trainSet.numClasses());
+        Backend be = backendOptions.resolve();
+        Crate model = init == null ? new Crate(c, be, seed)
+                : CrateCheckpoints.load(init, be, new CrateCheckpoints.LoadOptions(heads, null, null, null));
+        Normalization norm = normalization(dataset);
+        Augmentation aug = noAugment ? Augmentation.none() : Augmentation.cropAndFlip(2);
+        BatchLoader trainLoader = new BatchLoader(trainSet, batch, !noShuffle, true, aug, norm, seed);
+        BatchLoader testLoader = BatchLoader.forEvaluation(testSet, 500, norm);
+        List<Param> params = Param.of(model.namedParameters(), decayAll);
+        Optimizer opt = switch (optimizer.toLowerCase(Locale.ROOT)) {
+            case "adamw" -> new AdamW(params, lr != null ? lr : 1e-3f, weightDecay);
+            case "lion" -> new Lion(params, lr != null ? lr : 1e-4f, weightDecay);
+            case "sgd" -> new Sgd(params, lr != null ? lr : 0.05f, momentum, nesterov, weightDecay);
+            default -> throw new IllegalArgumentException("--optimizer must be adamw, lion or sgd, got '" + optimizer + "'");
+        };
+        long perEpoch = trainLoader.stepsPerEpoch();
+        long total = steps > 0 ? Math.min(steps, perEpoch * epochs) : perEpoch * epochs;
+        long warm = warmup >= 0 ? warmup : Math.min(perEpoch, total);
+        Schedule sched = switch (schedule) {
+            case "cosine" -> Schedule.warmupCosine(opt.learningRate(), warm, total, 0f);
+            case "constant" -> warm == 0 ? Schedule.constant(opt.learningRate())
+                    : Schedule.warmupCosine(opt.learningRate(), warm, warm, opt.learningRate());
+            default -> throw new IllegalArgumentException("--schedule must be cosine or constant, got '" + schedule + "'");
+        };
+        Files.createDirectories(out);
+        ProgressListener progress = new ProgressListener(spec.commandLine().getOut(), perEpoch, epochs);
+        Trainer trainer = new Trainer(model, opt, sched, trainLoader, testLoader,
+                new Trainer.Settings(epochs, minutes, steps, labelSmoothing, clip, out), progress);
+        if (resume) {
+            Path last = trainer.lastCheckpoint();
+            if (!Files.exists(last)) throw new IllegalArgumentException("--resume: no " + last + " to continue from");
+            trainer.resume(last);
+        }
+        spec.commandLine().getOut().printf(Locale.ROOT, "training %s (%,d parameters) on %s: %,d train / %,d test images,"
+                        + " %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n", config,
+                c.parameterCount(), dataset, trainSet.size(), testSet.size(), epochs, perEpoch, batch, optimizer,
+                opt.learningRate(), schedule, warm, be.name());
+        Thread hook = new Thread(() -> {
+            trainer.requestStop();
+            progress.awaitDone();
+        }, "crate-train-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        Trainer.Result r;
+        try {
+            r = trainer.run();
+        } finally {
+            progress.done();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // Ctrl-C: the hook is running and waits for done() above
+        }
+        Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
+        var o = spec.commandLine().getOut();
+        if (!r.finished()) {
+            Evaluation now = Evaluation.of(model, testLoader);
+            o.printf(Locale.ROOT, "stopped at step %d (epoch %d, batch %d): test accuracy now %.2f %% (top-5 %.2f %%);"
+                    + " continue with --resume%n", r.step(), r.epoch() + 1, r.stepInEpoch(), 100 * now.top1(),
+                    100 * now.top5());
+        } else {
+            o.printf(Locale.ROOT, "done: %d steps, best test accuracy %.2f %%%n", r.step(), 100 * r.bestAccuracy());
+        }
+        o.println("wrote " + trainer.lastCheckpoint() + (Files.exists(trainer.bestCheckpoint())
+                ? ", " + trainer.bestCheckpoint() : "") + ", " + trainer.metricsFile()
+                + (Files.exists(out.resolve("accuracy.png")) ? ", " + out.resolve("accuracy.png") : ""));
+        return 0;
+    }
+
+    static Path defaultDataDir(String dataset) {
+        return dataset.equals("fashion-mnist") ? Datasets.DEBIAN_FASHION_MNIST : Path.of("data", dataset);
+    }
+
+    private Normalization normalization(String name) {
+        if ("none".equals(normalize)) return Normalization.none();
+        if (normalize != null) throw new IllegalArgumentException("--normalize takes only 'none', got '" + normalize + "'");
+        if ((mean == null) != (std == null)) throw new IllegalArgumentException("--mean and --std go together");
+        return mean != null ? new Normalization(mean, std) : Datasets.defaultNormalization(name);
+    }
+}
