@@ -110,6 +110,29 @@ class TrainerTest {
     }
 
     @Test
+    void requestStopFromAnotherThreadWritesTheCheckpointAtTheStepReached() throws Exception {
+        Path out = dir.resolve("stop");
+        Crate model = new Crate(config, be, 6);
+        Trainer[] holder = new Trainer[1];
+        Optimizer opt = new AdamW(Param.of(model.namedParameters(), false), 3e-3f, 0.05f);
+        BatchLoader train = new BatchLoader(trainSet, 8, true, true, Augmentation.none(), Normalization.none(), 7);
+        holder[0] = new Trainer(model, opt, Schedule.constant(1e-3f), train,
+                BatchLoader.forEvaluation(testSet, 16, Normalization.none()),
+                new Trainer.Settings(5, 0, 0, 0f, 0f, out), new Trainer.Listener() {
+                    @Override
+                    public void step(Trainer.StepReport r) {
+                        if (r.step() == 30) new Thread(holder[0]::requestStop).start();
+                    }
+                });
+        Trainer.Result r = holder[0].run();
+        assertFalse(r.finished());
+        assertTrue(r.step() >= 30 && r.step() < 40, "stops within a few steps of the request, at " + r.step());
+        var meta = ai.crate.model.io.SafeTensors.read(out.resolve("last.safetensors")).metadata();
+        assertEquals(Long.toString(r.step()), meta.get("train.step"));
+        assertEquals(Integer.toString(r.stepInEpoch()), meta.get("train.step_in_epoch"));
+    }
+
+    @Test
     void nonFiniteLossStopsWithTheStepAndKeepsTheLastCheckpoint() throws Exception {
         Path out = dir.resolve("nan");
         Crate model = new Crate(config, be, 4);

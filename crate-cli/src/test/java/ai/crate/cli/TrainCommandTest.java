@@ -1,0 +1,111 @@
+package ai.crate.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.awt.image.BufferedImage;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** train, eval and predict end to end on a small Fashion-MNIST-shaped data set written by the test. */
+class TrainCommandTest {
+    @TempDir
+    Path dir;
+
+    /** IDX files of n 28×28 images: class k is a bright horizontal band at rows 2k..2k+2, over noise. */
+    static void writeIdx(Path folder, String split, int n, long seed) throws IOException {
+        SplittableRandom r = new SplittableRandom(seed);
+        Files.createDirectories(folder);
+        byte[] px = new byte[n * 784];
+        byte[] labels = new byte[n];
+        for (int i = 0; i < n; i++) {
+            int k = r.nextInt(10);
+            labels[i] = (byte) k;
+            for (int p = 0; p < 784; p++) {
+                int row = p / 28;
+                px[i * 784 + p] = (byte) Math.min(255, r.nextInt(60) + (row >= 2 * k && row < 2 * k + 3 ? 180 : 0));
+            }
+        }
+        try (var out = new DataOutputStream(Files.newOutputStream(folder.resolve(split + "-images-idx3-ubyte")))) {
+            out.writeInt(0x803);
+            out.writeInt(n);
+            out.writeInt(28);
+            out.writeInt(28);
+            out.write(px);
+        }
+        try (var out = new DataOutputStream(Files.newOutputStream(folder.resolve(split + "-labels-idx1-ubyte")))) {
+            out.writeInt(0x801);
+            out.writeInt(n);
+            out.write(labels);
+        }
+    }
+
+    @Test
+    void trainEvalPredict() throws Exception {
+        Path data = dir.resolve("data"), out = dir.resolve("run");
+        writeIdx(data, "train", 96, 1);
+        writeIdx(data, "t10k", 40, 2);
+        CrateCliTest.Run train = CrateCliTest.run("train", "--data", data.toString(), "--epochs", "2", "--batch", "16",
+                "--out", out.toString(), "--backend", "simd");
+        assertEquals(0, train.code(), train.err());
+        assertTrue(train.out().contains("epoch 2/2"), train.out());
+        List<String> metrics = Files.readAllLines(out.resolve("metrics.csv"));
+        assertEquals(3, metrics.size(), "header and one row per epoch: " + metrics);
+        assertTrue(Files.size(out.resolve("accuracy.png")) > 1000, "the accuracy curve was drawn");
+        assertTrue(Files.exists(out.resolve("best.safetensors")) && Files.exists(out.resolve("last.safetensors")));
+
+        CrateCliTest.Run eval = CrateCliTest.run("eval", "--checkpoint", out.resolve("best.safetensors").toString(),
+                "--data", data.toString(), "--json");
+        assertEquals(0, eval.code(), eval.err());
+        JsonObject o = JsonParser.parseString(eval.out()).getAsJsonObject();
+        assertEquals(40, o.get("n").getAsInt());
+        assertTrue(o.get("top5").getAsDouble() >= o.get("top1").getAsDouble());
+        assertTrue(o.getAsJsonObject("per_class").has("Trouser"), eval.out());
+
+        BufferedImage img = new BufferedImage(56, 56, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 56; y++) for (int x = 0; x < 56; x++) img.setRGB(x, y, y < 10 ? 0xE0E0E0 : 0x202020);
+        Path png = dir.resolve("item.png");
+        ImageIO.write(img, "png", png.toFile());
+        CrateCliTest.Run predict = CrateCliTest.run("predict", "--checkpoint", out.resolve("best.safetensors").toString(),
+                png.toString());
+        assertEquals(0, predict.code(), predict.err());
+        assertTrue(predict.out().startsWith(png.toString() + ":") && predict.out().contains("%"), predict.out());
+    }
+
+    @Test
+    void resumeContinuesWhereAStepLimitStopped() throws Exception {
+        Path data = dir.resolve("data"), out = dir.resolve("run");
+        writeIdx(data, "train", 64, 3);
+        writeIdx(data, "t10k", 16, 4);
+        String[] common = {"--data", data.toString(), "--epochs", "2", "--batch", "16", "--warmup", "2", "--out",
+                out.toString(), "--backend", "simd"};
+        CrateCliTest.Run first = CrateCliTest.run(concat(new String[] {"train", "--steps", "3"}, common));
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.out().contains("stopped at step 3"), first.out());
+        CrateCliTest.Run second = CrateCliTest.run(concat(new String[] {"train", "--resume"}, common));
+        assertEquals(0, second.code(), second.err());
+        assertTrue(second.out().contains("done: 8 steps"), second.out());
+    }
+
+    @Test
+    void missingDataSaysHowToGetIt() {
+        CrateCliTest.Run r = CrateCliTest.run("train", "--data", dir.resolve("nothing-here").toString());
+        assertEquals(3, r.code());
+        assertTrue(r.err().contains("apt-get install dataset-fashion-mnist") && r.err().contains("--data"), r.err());
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
