@@ -2,7 +2,6 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.Datasets;
@@ -26,11 +25,8 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "Model weights.")
-    Path checkpoint;
-
-    @Option(names = "--heads", description = "Attention heads, when the file's metadata lacks them.")
-    Integer heads;
+    @Mixin
+    CheckpointOptions weights;
 
     @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default for fashion-mnist: the Debian package's).")
     Path data;
@@ -57,9 +53,9 @@ final class EvalCommand implements Callable<Integer> {
             return 3;
         }
         Backend be = backendOptions.resolve();
-        Crate model = CrateCheckpoints.load(checkpoint, be, new CrateCheckpoints.LoadOptions(heads, null, null, null));
+        Crate model = weights.load(be);
         if (model.config().numClasses() != test.numClasses()) {
-            throw new IllegalArgumentException(checkpoint.getFileName() + " has " + model.config().numClasses()
+            throw new IllegalArgumentException(weights.checkpoint.getFileName() + " has " + model.config().numClasses()
                     + " classes, " + dataset + " " + test.numClasses());
         }
         Evaluation e = Evaluation.of(model, BatchLoader.forEvaluation(test, batch, Datasets.defaultNormalization(dataset)));
@@ -79,7 +75,7 @@ final class EvalCommand implements Callable<Integer> {
         } else {
             var out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "%s on %s test (%d images): top-1 %.2f %%, top-5 %.2f %%, loss %.4f%n",
-                    checkpoint.getFileName(), dataset, e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
+                    weights.checkpoint.getFileName(), dataset, e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
             perClass.forEach((k, v) -> out.printf(Locale.ROOT, "  %-14s %.2f %%%n", k, 100 * v));
         }
         return 0;

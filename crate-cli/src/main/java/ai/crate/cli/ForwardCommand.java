@@ -5,8 +5,6 @@ import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.Pool;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
@@ -33,15 +31,8 @@ final class ForwardCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, paramLabel = "FILE",
-            description = "Model: our .safetensors, or an official .pth / checkpoint.pth.tar.")
-    Path checkpoint;
-
-    @Option(names = "--heads", paramLabel = "N", description = "Attention heads, when the file's metadata lacks them.")
-    Integer heads;
-
-    @Option(names = "--pool", paramLabel = "cls|mean", description = "Pooling, when the file's metadata lacks it (default cls).")
-    String pool;
+    @Mixin
+    CheckpointOptions model;
 
     @Option(names = "--input", required = true, paramLabel = "IN.safetensors",
             description = "'images' [B,C,H,W] float; with --grads also 'labels' [B] int64 or int32.")
@@ -60,8 +51,7 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        Crate model = CrateCheckpoints.load(checkpoint, be,
-                new CrateCheckpoints.LoadOptions(heads, pool == null ? null : Pool.parse(pool), null, null));
+        Crate model = this.model.load(be);
         TensorFile in = SafeTensors.read(input);
         Tensor images = images(in, be);
         Map<String, StoredTensor> out = new LinkedHashMap<>();

@@ -3,7 +3,6 @@ package ai.crate.cli;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
 import ai.crate.model.CrateConfig;
 import ai.crate.model.data.Datasets;
 import ai.crate.model.data.Normalization;
@@ -30,11 +29,8 @@ final class PredictCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "Model weights.")
-    Path checkpoint;
-
-    @Option(names = "--heads", description = "Attention heads, when the file's metadata lacks them.")
-    Integer heads;
+    @Mixin
+    CheckpointOptions weights;
 
     @Option(names = "--dataset", defaultValue = "fashion-mnist",
             description = "Whose class names and normalisation to use (default ${DEFAULT-VALUE}).")
@@ -55,7 +51,7 @@ final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        Crate model = CrateCheckpoints.load(checkpoint, be, new CrateCheckpoints.LoadOptions(heads, null, null, null));
+        Crate model = weights.load(be);
         CrateConfig c = model.config();
         Normalization norm = Datasets.defaultNormalization(dataset);
         List<String> names = Datasets.classNames(dataset);
