@@ -192,9 +192,12 @@ final class TrainCommand implements Callable<Integer> {
                         + " %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n", config,
                 c.parameterCount(), dataset, trainSet.size(), testSet.size(), epochs, perEpoch, batch, optimizer,
                 opt.learningRate(), schedule, warm, be.name());
+        PrintWriter log = spec.commandLine().getErr();
         Thread hook = new Thread(() -> {
             trainer.requestStop();
             progress.awaitDone();
+            log.println("crate train: interrupted; wrote " + trainer.lastCheckpoint() + " (continue with --resume)");
+            log.flush();
         }, "crate-train-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         Trainer.Result r;
