@@ -19,6 +19,16 @@ public final class CrateInference {
     /** Logits [B, classes], the final tokens [B, N, d], and per layer the attention [B, H, N, N] (when asked). */
     public record Output(Tensor logits, Tensor tokens, List<Tensor> attention) {}
 
+    /**
+     * Sees each layer's intermediate tensors during {@link #forward(Tensor, boolean, LayerProbe)}; they are handed
+     * back for reuse right after the call, so copy what you keep.
+     */
+    @FunctionalInterface
+    public interface LayerProbe {
+        /** Layer {@code layer}: its head features W = LN₁(Z)·Uᵀ [B, N, d] and its output Z' (the ISTA code) [B, N, d]. */
+        void layer(int layer, Tensor headFeatures, Tensor output);
+    }
+
     private final Crate model;
     private final long version;
     private final Backend be;
@@ -40,7 +50,10 @@ public final class CrateInference {
         return out.logits();
     }
 
-    public Output forward(Tensor images, boolean attentionMaps) {
+    public Output forward(Tensor images, boolean attentionMaps) { return forward(images, attentionMaps, null); }
+
+    /** As {@link #forward(Tensor, boolean)}, showing each layer's intermediates to {@code probe} (may be null). */
+    public Output forward(Tensor images, boolean attentionMaps, LayerProbe probe) {
         CrateConfig c = model.config();
         Tensor z = embed(images);
         int b = z.dim(0), n = c.tokens();
@@ -48,10 +61,15 @@ public final class CrateInference {
         for (int i = 0; i < c.depth(); i++) {
             CrateBlock block = model.blocks().get(i);
             Tensor attn = attentionMaps ? be.allocate(b, c.heads(), n, n) : null;
-            Tensor half = mssa(block.mssa(), z, attn, c);
+            Tensor[] features = new Tensor[1];
+            Tensor half = mssa(block.mssa(), z, attn, c, probe == null ? null : features);
             be.release(z);
             z = ista(block.ista(), half, istaMatrices.get(i));
             be.release(half);
+            if (probe != null) {
+                probe.layer(i, features[0], z);
+                be.release(features[0]);
+            }
             if (attn != null) maps.add(attn);
         }
         return new Output(classify(z, c), z, List.copyOf(maps));
@@ -78,14 +96,15 @@ public final class CrateInference {
         return z;
     }
 
-    /** z + W_out·MSSA(LN(z)) + b_out, attention into attn when not null. */
-    private Tensor mssa(Mssa m, Tensor z, Tensor attn, CrateConfig c) {
+    /** z + W_out·MSSA(LN(z)) + b_out, attention into attn when not null; W kept in keepW[0] when asked. */
+    private Tensor mssa(Mssa m, Tensor z, Tensor attn, CrateConfig c, Tensor[] keepW) {
         Tensor y = layerNorm(m.norm(), z);
         Tensor w = linear(m.qkv(), y);
         be.release(y);
         Tensor o = be.allocate(w.shape());
         be.mssaForward(w, c.heads(), c.attentionScale(), o, attn);
-        be.release(w);
+        if (keepW != null) keepW[0] = w;
+        else be.release(w);
         Tensor out = linear(m.toOut(), o);
         be.release(o);
         be.binary(BinaryOp.ADD, out, z, out);
