@@ -71,6 +71,16 @@ class TrainCommandTest {
         assertTrue(o.get("top5").getAsDouble() >= o.get("top1").getAsDouble());
         assertTrue(o.getAsJsonObject("per_class").has("Trouser"), eval.out());
 
+        Path measured = dir.resolve("measure");
+        CrateCliTest.Run measure = CrateCliTest.run("measure", "--checkpoint", out.resolve("best.safetensors").toString(),
+                "--data", data.toString(), "--batches", "2", "--batch", "8", "--out", measured.toString(), "--json");
+        assertEquals(0, measure.code(), measure.err());
+        JsonObject m = JsonParser.parseString(measure.out()).getAsJsonObject();
+        assertEquals(16, m.get("images").getAsInt());
+        assertEquals(6, m.getAsJsonArray("rc_mean").size(), "one value per layer of fmnist-small");
+        assertEquals(7, Files.readAllLines(measured.resolve("measure.csv")).size());
+        assertTrue(ImageIO.read(measured.resolve("measure.png").toFile()).getWidth() > 500, "two-panel PNG decodes");
+
         BufferedImage img = new BufferedImage(56, 56, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < 56; y++) for (int x = 0; x < 56; x++) img.setRGB(x, y, y < 10 ? 0xE0E0E0 : 0x202020);
         Path png = dir.resolve("item.png");
