@@ -81,6 +81,16 @@ class TrainCommandTest {
         assertEquals(7, Files.readAllLines(measured.resolve("measure.csv")).size());
         assertTrue(ImageIO.read(measured.resolve("measure.png").toFile()).getWidth() > 500, "two-panel PNG decodes");
 
+        CrateCliTest.Run segment = CrateCliTest.run("segment", "--checkpoint", out.resolve("best.safetensors").toString(),
+                "--data", data.toString(), "--eval", "--images", "30", "--json");
+        assertEquals(0, segment.code(), segment.err());
+        JsonObject g = JsonParser.parseString(segment.out()).getAsJsonObject();
+        assertEquals(30, g.get("images").getAsInt());
+        assertEquals(6, g.getAsJsonArray("miou").size(), "a row per layer");
+        assertEquals(6, g.getAsJsonArray("miou").get(0).getAsJsonArray().size(), "a column per head");
+        double best = g.getAsJsonObject("best").get("miou").getAsDouble();
+        assertTrue(best > 0 && best <= 1, segment.out());
+
         BufferedImage img = new BufferedImage(56, 56, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < 56; y++) for (int x = 0; x < 56; x++) img.setRGB(x, y, y < 10 ? 0xE0E0E0 : 0x202020);
         Path png = dir.resolve("item.png");

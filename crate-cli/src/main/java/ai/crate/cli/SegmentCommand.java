@@ -1,0 +1,160 @@
+package ai.crate.cli;
+
+import ai.crate.engine.Backend;
+import ai.crate.engine.Tensor;
+import ai.crate.model.Crate;
+import ai.crate.model.CrateConfig;
+import ai.crate.model.CrateInference;
+import ai.crate.model.data.Batch;
+import ai.crate.model.data.BatchIterator;
+import ai.crate.model.data.BatchLoader;
+import ai.crate.model.data.DatasetException;
+import ai.crate.model.data.Datasets;
+import ai.crate.model.data.ImageDataset;
+import ai.crate.model.whitebox.Segmentation;
+import com.google.gson.Gson;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Scores emergent segmentation on a labelled-only classifier: per layer and head, foreground masks from the CLS
+ * attention against the images' own foreground, as mean IoU, beside a centred box of the same area.
+ */
+@Command(name = "segment", mixinStandardHelpOptions = true,
+        description = "Mean IoU of CLS-attention foreground masks per layer and head, beside a same-area centred box.")
+final class SegmentCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    CheckpointOptions weights;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default for fashion-mnist: the Debian package's).")
+    Path data;
+
+    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "fashion-mnist or mnist (grey, black background).")
+    String dataset;
+
+    @Option(names = "--eval", description = "Score against the ground truth (what this command does).")
+    boolean eval;
+
+    @Option(names = "--images", defaultValue = "1000", description = "Test images to score (default ${DEFAULT-VALUE}).")
+    int images;
+
+    @Option(names = "--mass", defaultValue = "0.6", description = "Share of a head's CLS attention the mask keeps (default ${DEFAULT-VALUE}).")
+    double mass;
+
+    @Option(names = "--threshold", defaultValue = "25", description = "Ground truth: pixels above this grey level of "
+            + "0..255 (default ${DEFAULT-VALUE}).")
+    int threshold;
+
+    @Option(names = "--json", description = "One JSON object: miou and baseline [layer][head], best.")
+    boolean json;
+
+    @Mixin
+    BackendOptions backendOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!dataset.contains("mnist")) {
+            throw new IllegalArgumentException("segment needs a data set whose foreground is its bright pixels "
+                    + "(fashion-mnist, mnist), got " + dataset);
+        }
+        ImageDataset test;
+        try {
+            test = Datasets.load(dataset, data != null ? data : TrainCommand.defaultDataDir(dataset), false);
+        } catch (DatasetException e) {
+            spec.commandLine().getErr().println("crate segment: " + e.getMessage());
+            return 3;
+        }
+        Backend be = backendOptions.resolve();
+        Crate model = weights.load(be);
+        CrateConfig c = model.config();
+        int depth = c.depth(), heads = c.heads(), grid = c.gridSize(), patch = c.patchSize(), n = c.tokens();
+        double[][] iou = new double[depth][heads], base = new double[depth][heads];
+        BatchLoader loader = BatchLoader.forEvaluation(test, 100, Datasets.defaultNormalization(dataset));
+        int scored = 0;
+        try (BatchIterator it = loader.evaluation()) {
+            while (it.hasNext() && scored < images) {
+                Batch b = it.next();
+                Tensor x = be.fromArray(b.images(), loader.batchShape(b.size()));
+                CrateInference.Output out = model.inference().forward(x, true);
+                be.release(x);
+                int take = Math.min(b.size(), images - scored);
+                for (int l = 0; l < depth; l++) {
+                    float[] attn = out.attention().get(l).toFloatArray();
+                    for (int i = 0; i < take; i++) {
+                        boolean[] truth = foreground(test, scored + i, c.imageSize());
+                        for (int h = 0; h < heads; h++) {
+                            float[] row = Segmentation.clsRow(attn, ((i * heads) + h) * n * n, n);
+                            boolean[] mask = Segmentation.maskByMass(row, mass);
+                            iou[l][h] += Segmentation.iou(Segmentation.toPixels(mask, grid, patch), truth);
+                            boolean[] box = Segmentation.centredBox(grid, Segmentation.count(mask));
+                            base[l][h] += Segmentation.iou(Segmentation.toPixels(box, grid, patch), truth);
+                        }
+                    }
+                    be.release(out.attention().get(l));
+                }
+                be.release(out.tokens());
+                be.release(out.logits());
+                scored += take;
+            }
+        }
+        int bestL = 0, bestH = 0;
+        for (int l = 0; l < depth; l++) {
+            for (int h = 0; h < heads; h++) {
+                iou[l][h] /= scored;
+                base[l][h] /= scored;
+                if (iou[l][h] > iou[bestL][bestH]) { bestL = l; bestH = h; }
+            }
+        }
+        report(iou, base, bestL, bestH, scored);
+        return 0;
+    }
+
+    /** The image's foreground: pixels brighter than the threshold (the items sit on a black background). */
+    private boolean[] foreground(ImageDataset data, int index, int size) {
+        boolean[] m = new boolean[size * size];
+        for (int y = 0; y < size; y++) for (int x = 0; x < size; x++) m[y * size + x] = data.pixel(index, 0, y, x) > threshold;
+        return m;
+    }
+
+    private void report(double[][] iou, double[][] base, int bestL, int bestH, int scored) {
+        var o = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("images", scored);
+            j.put("mass", mass);
+            j.put("threshold", threshold);
+            j.put("miou", iou);
+            j.put("baseline", base);
+            j.put("best", Map.of("layer", bestL + 1, "head", bestH + 1, "miou", iou[bestL][bestH],
+                    "baseline", base[bestL][bestH]));
+            o.println(new Gson().toJson(j));
+            return;
+        }
+        o.printf(Locale.ROOT, "%s on %d %s test images: masks keep %.0f %% of a head's CLS attention; ground truth ="
+                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataset, 100 * mass, threshold);
+        o.println("layer  mean IoU per head                                   mean   | centred box, same area");
+        for (int l = 0; l < iou.length; l++) {
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l + 1));
+            double sum = 0, bsum = 0;
+            for (int h = 0; h < iou[l].length; h++) {
+                line.append(String.format(Locale.ROOT, " %.3f", iou[l][h]));
+                sum += iou[l][h];
+                bsum += base[l][h];
+            }
+            o.printf(Locale.ROOT, "%s   %.3f  | %.3f%n", line, sum / iou[l].length, bsum / iou[l].length);
+        }
+        o.printf(Locale.ROOT, "best: layer %d head %d, mean IoU %.3f (its same-area centred box: %.3f)%n", bestL + 1,
+                bestH + 1, iou[bestL][bestH], base[bestL][bestH]);
+    }
+}

@@ -1,0 +1,72 @@
+package ai.crate.model.whitebox;
+
+import java.util.Arrays;
+
+/**
+ * Emergent segmentation, scored: a foreground mask from one head's CLS attention over the patch grid (the patches
+ * holding a fixed share of the attention mass), compared with a ground-truth foreground by intersection over union,
+ * beside a trivial baseline of the same area (a centred box), so the number means something.
+ */
+public final class Segmentation {
+    private Segmentation() {}
+
+    /** The CLS row of one head's attention [N, N] (CLS first) over the patch tokens: n − 1 values. */
+    public static float[] clsRow(float[] attn, int offset, int tokens) {
+        return Arrays.copyOfRange(attn, offset + 1, offset + tokens);
+    }
+
+    /**
+     * Patches kept as foreground: the fewest highest-attention patches whose attention adds up to at least
+     * {@code massShare} of the row's total over patches (the DINO-style threshold), as a boolean grid.
+     */
+    public static boolean[] maskByMass(float[] patchAttention, double massShare) {
+        int n = patchAttention.length;
+        Integer[] order = new Integer[n];
+        double total = 0;
+        for (int i = 0; i < n; i++) { order[i] = i; total += patchAttention[i]; }
+        Arrays.sort(order, (a, b) -> Float.compare(patchAttention[b], patchAttention[a]));
+        boolean[] mask = new boolean[n];
+        double kept = 0;
+        for (int i = 0; i < n && kept < massShare * total; i++) {
+            mask[order[i]] = true;
+            kept += patchAttention[order[i]];
+        }
+        return mask;
+    }
+
+    /** A patch-grid mask scaled to pixels: each of grid × grid patches covers patch × patch pixels. */
+    public static boolean[] toPixels(boolean[] patchMask, int grid, int patch) {
+        int size = grid * patch;
+        boolean[] px = new boolean[size * size];
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) px[y * size + x] = patchMask[(y / patch) * grid + x / patch];
+        }
+        return px;
+    }
+
+    /** The centred square (on the patch grid) with as many patches as {@code count}, rounded to a whole side. */
+    public static boolean[] centredBox(int grid, int count) {
+        int side = Math.max(1, Math.min(grid, (int) Math.round(Math.sqrt(count))));
+        int start = (grid - side) / 2;
+        boolean[] m = new boolean[grid * grid];
+        for (int y = start; y < start + side; y++) for (int x = start; x < start + side; x++) m[y * grid + x] = true;
+        return m;
+    }
+
+    /** |a ∩ b| / |a ∪ b|; 1 when both are empty. */
+    public static double iou(boolean[] a, boolean[] b) {
+        if (a.length != b.length) throw new IllegalArgumentException("masks of " + a.length + " and " + b.length + " pixels");
+        int inter = 0, union = 0;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] && b[i]) inter++;
+            if (a[i] || b[i]) union++;
+        }
+        return union == 0 ? 1 : (double) inter / union;
+    }
+
+    public static int count(boolean[] m) {
+        int c = 0;
+        for (boolean v : m) if (v) c++;
+        return c;
+    }
+}

@@ -1,0 +1,40 @@
+package ai.crate.model.whitebox;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+
+class SegmentationTest {
+    @Test
+    void iouOfSyntheticMasks() {
+        boolean[] a = {true, true, false, false}, b = {false, true, true, false};
+        assertEquals(1.0 / 3, Segmentation.iou(a, b), 1e-15);
+        assertEquals(1.0, Segmentation.iou(a, a), 0);
+        assertEquals(0.0, Segmentation.iou(a, new boolean[] {false, false, true, true}), 0);
+        assertEquals(1.0, Segmentation.iou(new boolean[4], new boolean[4]), 0, "two empty masks agree");
+        assertThrows(IllegalArgumentException.class, () -> Segmentation.iou(a, new boolean[3]));
+    }
+
+    @Test
+    void maskKeepsTheFewestPatchesHoldingTheMass() {
+        float[] att = {0.05f, 0.4f, 0.1f, 0.3f, 0.15f};
+        assertArrayEquals(new boolean[] {false, true, false, true, false}, Segmentation.maskByMass(att, 0.6));
+        assertArrayEquals(new boolean[] {false, true, false, true, true}, Segmentation.maskByMass(att, 0.8));
+        assertEquals(5, Segmentation.count(Segmentation.maskByMass(att, 1.0)));
+    }
+
+    @Test
+    void pixelsAndBaselineBox() {
+        boolean[] grid = {true, false, false, true};
+        boolean[] px = Segmentation.toPixels(grid, 2, 2);
+        assertArrayEquals(new boolean[] {true, true, false, false, true, true, false, false, false, false, true, true,
+                false, false, true, true}, px);
+        boolean[] box = Segmentation.centredBox(7, 9);
+        assertEquals(9, Segmentation.count(box));
+        assertEquals(true, box[2 * 7 + 2] && box[4 * 7 + 4] && !box[1 * 7 + 1] && !box[5 * 7 + 5]);
+        assertArrayEquals(new float[] {0.5f, 0.2f}, Segmentation.clsRow(new float[] {9, 0.5f, 0.2f, 0.3f}, 0, 3),
+                "row 0 of a 3-token map, without the CLS-to-CLS entry");
+    }
+}
