@@ -6,16 +6,11 @@ import ai.crate.model.Crate;
 import ai.crate.model.CrateConfig;
 import ai.crate.model.data.Datasets;
 import ai.crate.model.data.Normalization;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import javax.imageio.ImageIO;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -57,7 +52,9 @@ final class PredictCommand implements Callable<Integer> {
         List<String> names = Datasets.classNames(dataset);
         int size = c.imageSize(), px = size * size;
         float[] pixels = new float[images.size() * c.channels() * px];
-        for (int i = 0; i < images.size(); i++) read(images.get(i), c, norm, pixels, i * c.channels() * px);
+        for (int i = 0; i < images.size(); i++) {
+            ImageFiles.toInput(ImageFiles.read(images.get(i), size), c, norm, invert, pixels, i * c.channels() * px);
+        }
         Tensor logits = model.inference().logits(be.fromArray(pixels, images.size(), c.channels(), size, size));
         Tensor probs = be.allocate(logits.shape());
         be.softmax(logits, probs);
@@ -77,34 +74,5 @@ final class PredictCommand implements Callable<Integer> {
             spec.commandLine().getOut().println(line);
         }
         return 0;
-    }
-
-    private void read(Path file, CrateConfig c, Normalization norm, float[] out, int off) throws IOException {
-        BufferedImage src;
-        try {
-            src = ImageIO.read(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + ": cannot read image: " + e.getMessage(), e);
-        }
-        if (src == null) throw new IOException(file + ": not a PNG or JPEG image this JVM can decode");
-        int size = c.imageSize();
-        BufferedImage scaled = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = scaled.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        g.drawImage(src, 0, 0, size, size, null);
-        g.dispose();
-        float[] mean = norm.isNone() ? null : norm.mean(), std = norm.isNone() ? null : norm.std();
-        for (int y = 0; y < size; y++) {
-            for (int x = 0; x < size; x++) {
-                int rgb = scaled.getRGB(x, y);
-                float[] ch = {(rgb >> 16 & 255) / 255f, (rgb >> 8 & 255) / 255f, (rgb & 255) / 255f};
-                for (int k = 0; k < c.channels(); k++) {
-                    float v = c.channels() == 1 ? 0.299f * ch[0] + 0.587f * ch[1] + 0.114f * ch[2] : ch[k];
-                    if (invert) v = 1f - v;
-                    if (mean != null) v = (v - mean[k]) / std[k];
-                    out[off + (k * size + y) * size + x] = v;
-                }
-            }
-        }
     }
 }

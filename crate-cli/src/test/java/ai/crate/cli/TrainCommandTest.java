@@ -98,6 +98,15 @@ class TrainCommandTest {
         CrateCliTest.Run predict = CrateCliTest.run("predict", "--checkpoint", out.resolve("best.safetensors").toString(),
                 png.toString());
         assertEquals(0, predict.code(), predict.err());
+
+        Path maps = dir.resolve("maps");
+        CrateCliTest.Run attention = CrateCliTest.run("attention", "--checkpoint",
+                out.resolve("best.safetensors").toString(), "--layer", "3", "--out", maps.toString(), png.toString());
+        assertEquals(0, attention.code(), attention.err());
+        BufferedImage grid = ImageIO.read(maps.resolve("item-L3-heads.png").toFile());
+        assertEquals(8 * 224, grid.getWidth(), "original, 6 heads and the PCA side by side");
+        assertTrue(ImageIO.read(maps.resolve("item-L3-head6.png").toFile()).getHeight() == 224);
+        assertTrue(ImageIO.read(maps.resolve("item-L3-pca.png").toFile()).getWidth() == 224);
         assertTrue(predict.out().startsWith(png.toString() + ":") && predict.out().contains("%"), predict.out());
     }
 

@@ -1,0 +1,158 @@
+package ai.crate.cli;
+
+import ai.crate.engine.Backend;
+import ai.crate.engine.Tensor;
+import ai.crate.model.Crate;
+import ai.crate.model.CrateConfig;
+import ai.crate.model.CrateInference;
+import ai.crate.model.data.Datasets;
+import ai.crate.model.whitebox.PatchPca;
+import ai.crate.model.whitebox.Segmentation;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import javax.imageio.ImageIO;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * Pictures of what a layer attends to: per head the CLS row of its attention over the patches as a heat map over the
+ * image, a grid of all heads, and the PCA of the patch features (first component thresholded as foreground, the next
+ * three as RGB), as in the CRATE segmentation paper.
+ */
+@Command(name = "attention", mixinStandardHelpOptions = true,
+        description = "Per-head CLS attention heat maps, a grid of all heads, and the PCA of patch features.")
+final class AttentionCommand implements Callable<Integer> {
+    static final int SCALE = 8;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    CheckpointOptions weights;
+
+    @Option(names = "--layer", description = "Layer, 1-based (default: the last).")
+    Integer layer;
+
+    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Whose normalisation to use (default ${DEFAULT-VALUE}).")
+    String dataset;
+
+    @Option(names = "--invert", description = "Invert grey levels first (Fashion-MNIST items are light on black).")
+    boolean invert;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the PNG files go.")
+    Path out;
+
+    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "PNG or JPEG files.")
+    List<Path> images;
+
+    @Mixin
+    BackendOptions backendOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        Backend be = backendOptions.resolve();
+        Crate model = weights.load(be);
+        CrateConfig c = model.config();
+        int l = layer == null ? c.depth() : layer;
+        if (l < 1 || l > c.depth()) throw new IllegalArgumentException("--layer must be in 1.." + c.depth() + ", got " + l);
+        Files.createDirectories(out);
+        int size = c.imageSize(), n = c.tokens(), grid = c.gridSize(), heads = c.heads(), d = c.dim();
+        for (Path file : images) {
+            BufferedImage img = ImageFiles.read(file, size);
+            float[] input = new float[c.channels() * size * size];
+            ImageFiles.toInput(img, c, Datasets.defaultNormalization(dataset), invert, input, 0);
+            float[][] features = new float[1][];
+            Tensor x = be.fromArray(input, 1, c.channels(), size, size);
+            CrateInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {
+                if (layerIndex == l - 1) features[0] = w.toFloatArray();
+            });
+            float[] attn = o.attention().get(l - 1).toFloatArray();
+            String stem = file.getFileName().toString().replaceFirst("\\.[^.]*$", "") + "-L" + l;
+            BufferedImage base = ImageFiles.resize(img, size * SCALE, size * SCALE);
+            BufferedImage all = new BufferedImage((heads + 2) * size * SCALE, size * SCALE, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = all.createGraphics();
+            g.drawImage(base, 0, 0, null);
+            for (int h = 0; h < heads; h++) {
+                float[] row = Segmentation.clsRow(attn, h * n * n, n);
+                BufferedImage heat = overlay(base, row, grid);
+                ImageIO.write(heat, "png", out.resolve(stem + "-head" + (h + 1) + ".png").toFile());
+                g.drawImage(heat, (h + 1) * size * SCALE, 0, null);
+            }
+            BufferedImage pca = pca(features[0], n, d, grid, size * SCALE);
+            ImageIO.write(pca, "png", out.resolve(stem + "-pca.png").toFile());
+            g.drawImage(pca, (heads + 1) * size * SCALE, 0, null);
+            g.dispose();
+            ImageIO.write(all, "png", out.resolve(stem + "-heads.png").toFile());
+            spec.commandLine().getOut().println(file + ": wrote " + out.resolve(stem + "-heads.png") + " (original, "
+                    + heads + " heads, PCA) and one file per head");
+        }
+        return 0;
+    }
+
+    /** The image with the patch values (scaled to their max) blended in as red over blue. */
+    static BufferedImage overlay(BufferedImage base, float[] patches, int grid) {
+        float max = 0;
+        for (float v : patches) max = Math.max(max, v);
+        int w = base.getWidth(), cell = w / grid;
+        BufferedImage out = new BufferedImage(w, base.getHeight(), BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < out.getHeight(); y++) {
+            for (int x = 0; x < w; x++) {
+                float v = max > 0 ? patches[Math.min(grid - 1, y / cell) * grid + Math.min(grid - 1, x / cell)] / max : 0;
+                Color px = new Color(base.getRGB(x, y));
+                int r = (int) (0.45 * px.getRed() + 0.55 * 255 * v), b = (int) (0.45 * px.getBlue() + 0.55 * 255 * (1 - v));
+                out.setRGB(x, y, new Color(r, (int) (0.45 * px.getGreen()), b).getRGB());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code width} wide, half as high. Left half: the first component's sign as foreground (white), oriented so that the border patches are mostly
+     * background; right half: components 2–4 as RGB, each scaled to [0, 255].
+     */
+    static BufferedImage pca(float[] w, int tokens, int d, int grid, int width) {
+        int n = tokens - 1;
+        double[][] s = PatchPca.scores(w, d, n, d, d, 4);   // skip the CLS row: patch tokens only
+        double border = 0;
+        for (int i = 0; i < n; i++) {
+            int y = i / grid, x = i % grid;
+            if (y == 0 || x == 0 || y == grid - 1 || x == grid - 1) border += Math.signum(s[0][i]);
+        }
+        double sign = border > 0 ? -1 : 1;
+        int cell = SCALE * 2, half = grid * cell;
+        BufferedImage out = new BufferedImage(2 * half, half, BufferedImage.TYPE_INT_RGB);
+        double[][] range = new double[4][2];
+        for (int c = 1; c < s.length; c++) {
+            range[c][0] = Double.MAX_VALUE;
+            range[c][1] = -Double.MAX_VALUE;
+            for (double v : s[c]) { range[c][0] = Math.min(range[c][0], v); range[c][1] = Math.max(range[c][1], v); }
+        }
+        for (int y = 0; y < half; y++) {
+            for (int x = 0; x < 2 * half; x++) {
+                int i = (y / cell) * grid + (x % half) / cell;
+                int rgb;
+                if (x < half) {
+                    rgb = sign * s[0][i] > 0 ? 0xFFFFFF : 0;
+                } else {
+                    int[] ch = new int[3];
+                    for (int c = 1; c < Math.min(4, s.length); c++) {
+                        double span = range[c][1] - range[c][0];
+                        ch[c - 1] = span > 0 ? (int) (255 * (s[c][i] - range[c][0]) / span) : 0;
+                    }
+                    rgb = ch[0] << 16 | ch[1] << 8 | ch[2];
+                }
+                out.setRGB(x, y, rgb);
+            }
+        }
+        return ImageFiles.resize(out, width, width / 2);
+    }
+}
