@@ -137,8 +137,17 @@ public final class CrateCheckpoints {
      * shape, as floating point, and the file must hold nothing else: otherwise one exception names the key.
      */
     public static void loadInto(Crate model, TensorFile f) throws CheckpointException {
+        loadTensors(model, f, describe(model.config()));
+        model.markUpdated();
+    }
+
+    /**
+     * Copies the tensors of {@code f} into every parameter and buffer of {@code model} ({@link Module#namedTensors});
+     * {@code what} names the model in messages. Training-state tensors ({@link #TRAIN_STATE_PREFIX}) are skipped.
+     */
+    public static void loadTensors(Module model, TensorFile f, String what) throws CheckpointException {
         String file = name(f.source());
-        Map<String, Variable> params = model.namedParameters();
+        Map<String, Variable> params = model.namedTensors();
         List<String> missing = new ArrayList<>(), extra = new ArrayList<>();
         for (String k : params.keySet()) if (!f.tensors().containsKey(k)) missing.add(k);
         for (String k : f.tensors().keySet()) {
@@ -147,21 +156,20 @@ public final class CrateCheckpoints {
         if (!missing.isEmpty()) {
             throw new CheckpointException(file + ": missing tensor '" + missing.getFirst() + "'"
                     + (missing.size() > 1 ? " (and " + (missing.size() - 1) + " more: " + missing + ")" : "")
-                    + " for " + describe(model.config()));
+                    + " for " + what);
         }
         if (!extra.isEmpty()) {
             throw new CheckpointException(file + ": unexpected tensor '" + extra.getFirst() + "'"
                     + (extra.size() > 1 ? " (and " + (extra.size() - 1) + " more: " + extra + ")" : "")
-                    + ", not a parameter of " + describe(model.config()));
+                    + ", not a parameter of " + what);
         }
-        Backend be = model.backend();
         for (var e : params.entrySet()) {
             StoredTensor t = f.tensors().get(e.getKey());
             Tensor target = e.getValue().value();
+            Backend be = target.backend();
             if (!Arrays.equals(t.shape(), target.shape())) {
                 throw new CheckpointException(file + ": tensor '" + e.getKey() + "' has shape "
-                        + Arrays.toString(t.shape()) + " but " + describe(model.config()) + " expects "
-                        + Arrays.toString(target.shape()));
+                        + Arrays.toString(t.shape()) + " but " + what + " expects " + Arrays.toString(target.shape()));
             }
             if (!t.dtype().isFloating()) {
                 throw new CheckpointException(file + ": tensor '" + e.getKey() + "' is " + t.dtype()
@@ -169,13 +177,12 @@ public final class CrateCheckpoints {
             }
             be.copy(be.fromArray(t.floats(), target.shape()), target);
         }
-        model.markUpdated();
     }
 
     /** The parameters as float32 tensors under their official keys, in state_dict order. */
-    public static Map<String, StoredTensor> stateDict(Crate model) {
+    public static Map<String, StoredTensor> stateDict(Module model) {
         Map<String, StoredTensor> out = new LinkedHashMap<>();
-        model.namedParameters().forEach((k, v) -> out.put(k, StoredTensor.f32(v.shape(), v.value().toFloatArray())));
+        model.namedTensors().forEach((k, v) -> out.put(k, StoredTensor.f32(v.shape(), v.value().toFloatArray())));
         return out;
     }
 

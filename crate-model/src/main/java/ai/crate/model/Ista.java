@@ -17,12 +17,14 @@ public final class Ista extends Module {
     private final float eta;
     private final float lambda;
 
-    public Ista(Init init, CrateConfig config) {
-        this.norm = child("norm", new LayerNorm(init, config.dim()));
+    public Ista(Init init, CrateConfig config) { this(init, config.dim(), config.eta(), config.lambda()); }
+
+    public Ista(Init init, int dim, float eta, float lambda) {
+        this.norm = child("norm", new LayerNorm(init, dim));
         // the official init: kaiming_uniform_ with its default a = 0
-        this.dictionary = parameter("fn.weight", init.kaimingUniform(0, config.dim(), config.dim()));
-        this.eta = config.eta();
-        this.lambda = config.lambda();
+        this.dictionary = parameter("fn.weight", init.kaimingUniform(0, dim, dim));
+        this.eta = eta;
+        this.lambda = lambda;
     }
 
     LayerNorm norm() { return norm; }

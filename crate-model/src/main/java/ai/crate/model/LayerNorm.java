@@ -8,13 +8,19 @@ public final class LayerNorm extends Module {
     public static final float EPS = 1e-5f;
     private final Variable weight;
     private final Variable bias;
+    private final float eps;
 
-    public LayerNorm(Init init, int dim) {
+    public LayerNorm(Init init, int dim) { this(init, dim, EPS); }
+
+    public LayerNorm(Init init, int dim, float eps) {
         this.weight = parameter("weight", init.constant(1f, dim));
         this.bias = parameter("bias", init.constant(0f, dim));
+        this.eps = eps;
     }
 
-    public Variable forward(Variable x) { return F.layerNorm(x, weight, bias, EPS); }
+    public Variable forward(Variable x) { return F.layerNorm(x, weight, bias, eps); }
+
+    float eps() { return eps; }
 
     Variable weight() { return weight; }
 

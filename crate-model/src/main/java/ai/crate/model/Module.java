@@ -20,13 +20,28 @@ public abstract class Module {
         return v;
     }
 
+    /** A fixed tensor saved with the parameters but never trained (a constant Variable). */
+    protected final Variable buffer(String name, Tensor value) {
+        Variable v = Variable.constant(value);
+        if (members.putIfAbsent(name, v) != null) throw new IllegalStateException("duplicate member " + name);
+        return v;
+    }
+
     protected final <M extends Module> M child(String name, M module) {
         if (members.putIfAbsent(name, module) != null) throw new IllegalStateException("duplicate member " + name);
         return module;
     }
 
-    /** Every parameter under its full dotted name, in registration order (the official state_dict order). */
+    /** Every trainable parameter under its full dotted name, in registration order (the official state_dict order). */
     public final Map<String, Variable> namedParameters() {
+        Map<String, Variable> out = new LinkedHashMap<>();
+        collect("", out);
+        out.values().removeIf(v -> !v.requiresGrad());
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** Parameters and fixed buffers: everything a state_dict holds, in its order. */
+    public final Map<String, Variable> namedTensors() {
         Map<String, Variable> out = new LinkedHashMap<>();
         collect("", out);
         return Collections.unmodifiableMap(out);

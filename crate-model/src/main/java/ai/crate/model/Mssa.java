@@ -15,19 +15,23 @@ public final class Mssa extends Module {
     private final int heads;
     private final float scale;
 
-    public Mssa(Init init, CrateConfig config) {
-        this.norm = child("norm", new LayerNorm(init, config.dim()));
-        this.qkv = child("fn.qkv", new Linear(init, config.dim(), config.dim(), false));
-        this.toOut = child("fn.to_out.0", new Linear(init, config.dim(), config.dim(), true));
-        this.heads = config.heads();
-        this.scale = config.attentionScale();
+    public Mssa(Init init, CrateConfig config) { this(init, config.dim(), config.heads()); }
+
+    public Mssa(Init init, int dim, int heads) {
+        this.norm = child("norm", new LayerNorm(init, dim));
+        this.qkv = child("fn.qkv", new Linear(init, dim, dim, false));
+        this.toOut = child("fn.to_out.0", new Linear(init, dim, dim, true));
+        this.heads = heads;
+        this.scale = (float) (1.0 / Math.sqrt(dim / heads));
+    }
+
+    /** The attention branch alone, W_out·MSSA(LN(z)) + b_out, without the residual (the MAE decoder subtracts it). */
+    public Variable attend(Variable z, boolean keepAttention) {
+        return toOut.forward(F.mssa(qkv.forward(norm.forward(z)), heads, scale, keepAttention));
     }
 
     /** Z + MSSA(Z); with {@code keepAttention} the backward reuses the forward's attention instead of recomputing. */
-    public Variable forward(Variable z, boolean keepAttention) {
-        Variable w = qkv.forward(norm.forward(z));
-        return F.add(z, toOut.forward(F.mssa(w, heads, scale, keepAttention)));
-    }
+    public Variable forward(Variable z, boolean keepAttention) { return F.add(z, attend(z, keepAttention)); }
 
     LayerNorm norm() { return norm; }
 

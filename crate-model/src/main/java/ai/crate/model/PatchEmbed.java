@@ -34,13 +34,18 @@ public final class PatchEmbed extends Module {
 
     /** Images [B, C, H, W] → patches [B, (H/p)(W/p), p·p·C] in (p1 p2 c) order: one strided copy. */
     public static Tensor patchify(Tensor images, CrateConfig config) {
+        return patchify(images, config.channels(), config.imageSize(), config.patchSize());
+    }
+
+    /** As {@link #patchify(Tensor, CrateConfig)} for images of {@code channels} × size × size cut into p × p patches. */
+    public static Tensor patchify(Tensor images, int channels, int size, int patch) {
         int[] s = images.shape();
-        if (s.length != 4 || s[1] != config.channels() || s[2] != config.imageSize() || s[3] != config.imageSize()) {
-            throw new IllegalArgumentException("images must be [batch, " + config.channels() + ", "
-                    + config.imageSize() + ", " + config.imageSize() + "] for this model, got " + Arrays.toString(s));
+        if (s.length != 4 || s[1] != channels || s[2] != size || s[3] != size) {
+            throw new IllegalArgumentException("images must be [batch, " + channels + ", " + size + ", " + size
+                    + "] for this model, got " + Arrays.toString(s));
         }
-        int b = s[0], c = s[1], p = config.patchSize(), g = config.gridSize();
-        Tensor grid = images.reshape(b, c, g, p, g, p).permute(0, 2, 4, 3, 5, 1);   // [B, gh, gw, p1, p2, C]
-        return grid.contiguous().reshape(b, g * g, p * p * c);
+        int b = s[0], g = size / patch;
+        Tensor grid = images.reshape(b, channels, g, patch, g, patch).permute(0, 2, 4, 3, 5, 1);   // [B, gh, gw, p1, p2, C]
+        return grid.contiguous().reshape(b, g * g, patch * patch * channels);
     }
 }

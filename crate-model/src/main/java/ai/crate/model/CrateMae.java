@@ -1,0 +1,163 @@
+package ai.crate.model;
+
+import ai.crate.autograd.F;
+import ai.crate.autograd.Variable;
+import ai.crate.engine.Backend;
+import ai.crate.engine.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * CRATE-MAE as the official code computes it (which differs from the MAE paper's): the encoder sees every position,
+ * the removed patches replaced by {@code mask_token}, with the fixed 2-D sin-cos {@code decoder_pos_embed} added after
+ * the CLS token is prepended; L CRATE blocks (ISTA with λ = 0.5), {@code norm}; then L {@link MaeDecoderBlock}s,
+ * {@code decoder_norm}, {@code decoder_pred} to p²C values per patch, the CLS row dropped; the loss is the mean
+ * squared error over the removed patches only. {@code pos_embed} and {@code decoder_embed} are in the state_dict but
+ * unused, as officially. Parameter names are the official keys.
+ */
+public final class CrateMae extends Module {
+    /** Loss, per-patch predictions [B, L, p²C], and the mask [B, L] (1 = removed). */
+    public record Output(Variable loss, Variable pred, float[] mask) {}
+
+    private final CrateMaeConfig config;
+    private final Backend backend;
+    private final Variable clsToken;
+    private final Variable maskToken;
+    private final Variable decoderPosEmbed;
+    private final Variable patchWeight;
+    private final Variable patchBias;
+    private final List<CrateBlock> blocks = new ArrayList<>();
+    private final LayerNorm norm;
+    private final List<MaeDecoderBlock> decoderBlocks = new ArrayList<>();
+    private final LayerNorm decoderNorm;
+    private final Linear decoderPred;
+
+    public CrateMae(CrateMaeConfig c, Backend backend, long seed) {
+        this.config = c;
+        this.backend = backend;
+        Init init = new Init(backend, seed);
+        int d = c.dim(), n = c.numPatches() + 1;
+        this.clsToken = parameter("cls_token", scaled(init.normal(1, 1, d), 0.02f));
+        Tensor table = backend.fromArray(sinCosTable(d, c.gridSize()), 1, n, d);
+        buffer("pos_embed", table);
+        this.maskToken = parameter("mask_token", scaled(init.normal(1, 1, d), 0.02f));
+        this.decoderPosEmbed = buffer("decoder_pos_embed", table.to(backend));
+        int in = c.channels() * c.patchSize() * c.patchSize();
+        this.patchWeight = parameter("patch_embed.proj.weight", init.uniform((float) (1 / Math.sqrt(in)), d,
+                c.channels(), c.patchSize(), c.patchSize()));
+        this.patchBias = parameter("patch_embed.proj.bias", init.uniform((float) (1 / Math.sqrt(in)), d));
+        for (int i = 0; i < c.depth(); i++) {
+            blocks.add(child("blocks." + i + ".layers.0", new CrateBlock(init, d, c.heads(), c.eta(), c.lambda())));
+        }
+        this.norm = child("norm", new LayerNorm(init, d, 1e-6f));
+        child("decoder_embed", new Linear(init, d, d, true));
+        for (int i = 0; i < c.depth(); i++) {
+            decoderBlocks.add(child("decoder_blocks." + i, new MaeDecoderBlock(init, d, c.heads())));
+        }
+        this.decoderNorm = child("decoder_norm", new LayerNorm(init, d, 1e-6f));
+        this.decoderPred = child("decoder_pred", new Linear(init, d, c.patchDim(), true));
+    }
+
+    private Tensor scaled(Tensor t, float s) {
+        backend.affine(t, s, 0f, t);
+        return t;
+    }
+
+    public CrateMaeConfig config() { return config; }
+
+    public Backend backend() { return backend; }
+
+    /**
+     * The official fixed 2-D sin-cos table [L + 1, d] (MAE's get_2d_sincos_pos_embed with a zero CLS row): half the
+     * width encodes the column, half the row, each as sin and cos of position·10000^(−2i/(d/2)).
+     */
+    static float[] sinCosTable(int d, int grid) {
+        float[] t = new float[(grid * grid + 1) * d];
+        int quarter = d / 4;
+        for (int r = 0; r < grid; r++) {
+            for (int col = 0; col < grid; col++) {
+                int row = 1 + r * grid + col;
+                for (int half = 0; half < 2; half++) {
+                    double pos = half == 0 ? col : r;            // meshgrid(w, h): the first half uses the column
+                    for (int i = 0; i < quarter; i++) {
+                        double omega = 1.0 / Math.pow(10000, (double) i / quarter);
+                        t[row * d + half * 2 * quarter + i] = (float) Math.sin(pos * omega);
+                        t[row * d + half * 2 * quarter + quarter + i] = (float) Math.cos(pos * omega);
+                    }
+                }
+            }
+        }
+        return t;
+    }
+
+    /** Patches as the stride-p convolution sees them: [B, L, C·p·p] in (c p q) order. */
+    static Tensor patchesChannelFirst(Tensor images, CrateMaeConfig c) {
+        int[] s = images.shape();
+        if (s.length != 4 || s[1] != c.channels() || s[2] != c.imageSize() || s[3] != c.imageSize()) {
+            throw new IllegalArgumentException("images must be [batch, " + c.channels() + ", " + c.imageSize() + ", "
+                    + c.imageSize() + "] for this model, got " + Arrays.toString(s));
+        }
+        int b = s[0], p = c.patchSize(), g = c.gridSize();
+        Tensor grid = images.reshape(b, c.channels(), g, p, g, p).permute(0, 2, 4, 1, 3, 5);   // [B, gh, gw, C, p, q]
+        return grid.contiguous().reshape(b, g * g, c.channels() * p * p);
+    }
+
+    /** The loss target: patches in (p q c) order, per-patch normalised when the config says so. */
+    public Tensor target(Tensor images) {
+        Tensor t = PatchEmbed.patchify(images, config.channels(), config.imageSize(), config.patchSize());
+        if (!config.normPixLoss()) return t;
+        float[] v = t.toFloatArray();
+        int w = config.patchDim();
+        for (int off = 0; off < v.length; off += w) {
+            double mean = 0, var = 0;
+            for (int i = 0; i < w; i++) mean += v[off + i];
+            mean /= w;
+            for (int i = 0; i < w; i++) var += (v[off + i] - mean) * (v[off + i] - mean);
+            var /= Math.max(w - 1, 1);                      // unbiased, as torch.var
+            double inv = 1 / Math.sqrt(var + 1e-6);
+            for (int i = 0; i < w; i++) v[off + i] = (float) ((v[off + i] - mean) * inv);
+        }
+        return backend.fromArray(v, t.shape());
+    }
+
+    /** Removed-patch mask [B, L] from per-sample noise: argsort ascending, the first {@link CrateMaeConfig#keptPatches} kept. */
+    public float[] mask(float[] noise, int batch) {
+        int l = config.numPatches(), keep = config.keptPatches();
+        if (noise.length != batch * l) {
+            throw new IllegalArgumentException("noise must be [" + batch + ", " + l + "], got " + noise.length + " values");
+        }
+        float[] mask = new float[batch * l];
+        for (int b = 0; b < batch; b++) {
+            Integer[] order = new Integer[l];
+            for (int i = 0; i < l; i++) order[i] = i;
+            int base = b * l;
+            Arrays.sort(order, (x, y) -> Float.compare(noise[base + x], noise[base + y]));
+            for (int i = keep; i < l; i++) mask[base + order[i]] = 1f;
+        }
+        return mask;
+    }
+
+    public Output forward(Tensor images, float[] noise) {
+        int b = images.dim(0), l = config.numPatches(), d = config.dim();
+        float[] mask = mask(noise, b);
+        Tensor patches = patchesChannelFirst(images, config);
+        Variable tokens = F.linear(Variable.constant(patches), F.reshape(patchWeight, d, -1), patchBias);
+        float[] keep = new float[mask.length];
+        for (int i = 0; i < mask.length; i++) keep[i] = 1f - mask[i];
+        Variable kept = F.mul(tokens, Variable.constant(backend.fromArray(keep, b, l, 1)));
+        Variable filled = F.add(kept, F.mul(maskToken, Variable.constant(backend.fromArray(mask, b, l, 1))));
+        Variable cls = F.add(Variable.constant(backend.empty(b, 1, d)), clsToken);
+        Variable z = F.add(F.concat(List.of(cls, filled), 1), decoderPosEmbed);
+        for (CrateBlock block : blocks) z = block.forward(z, true);
+        z = norm.forward(z);
+        for (MaeDecoderBlock block : decoderBlocks) z = block.forward(z, true);
+        Variable pred = F.slice(decoderPred.forward(decoderNorm.forward(z)), 1, 1, l + 1);
+        Variable perPatch = F.mean(F.square(F.sub(pred, Variable.constant(target(images)))), 2, false);
+        double removed = 0;
+        for (float m : mask) removed += m;
+        Variable loss = F.affine(F.sum(F.mul(perPatch, Variable.constant(backend.fromArray(mask, b, l)))),
+                (float) (1 / Math.max(removed, 1)), 0f);
+        return new Output(loss, pred, mask);
+    }
+}
