@@ -1,5 +1,6 @@
 package ai.crate.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -140,5 +141,35 @@ class CrateCliTest {
         Run bad = run("bench", "--config", "no-such-model");
         assertEquals(2, bad.code());
         assertTrue(Stream.of("no-such-model", "fmnist-small").allMatch(bad.err()::contains), bad.err());
+    }
+
+    @Test
+    void forwardMaeReproducesPyTorch() throws Exception {
+        Path fixtures = Path.of("../crate-model/src/test/resources/mae");
+        TensorFile f = SafeTensors.read(fixtures.resolve("mae_b.safetensors"));
+        Map<String, StoredTensor> params = new LinkedHashMap<>(), input = new LinkedHashMap<>();
+        f.tensors().forEach((k, v) -> {
+            if (k.equals("images") || k.equals("noise")) input.put(k, v);
+            else if (!k.startsWith("grad.") && !k.equals("mask") && !k.equals("pred") && !k.equals("loss")) params.put(k, v);
+        });
+        Path model = dir.resolve("mae.safetensors"), in = dir.resolve("mae-in.safetensors"), out = dir.resolve("mae-out.safetensors");
+        SafeTensors.write(model, params, Map.of());                      // no metadata: heads from the command line
+        SafeTensors.write(in, input, Map.of());
+        Run noHeads = run("forward-mae", "--checkpoint", model.toString(), "--input", in.toString(), "--output", out.toString());
+        assertEquals(2, noHeads.code());
+        assertTrue(noHeads.err().contains("--heads"), noHeads.err());
+        // norm_pix_loss is not in a metadata-less file either, and mae_b uses it: give the metadata but not the heads
+        Map<String, String> meta = new LinkedHashMap<>(f.metadata());
+        meta.remove("heads");
+        SafeTensors.write(model, params, meta);
+        Run r = run("forward-mae", "--checkpoint", model.toString(), "--heads", "3", "--input", in.toString(), "--output",
+                out.toString(), "--grads");
+        assertEquals(0, r.code(), r.err());
+        TensorFile got = SafeTensors.read(out);
+        assertArrayEquals(f.tensors().get("mask").floats(), got.tensors().get("mask").floats());
+        BackendContractTest.assertClose("pred", f.tensors().get("pred").floats(), got.tensors().get("pred").floats(), 1e-4, 0);
+        assertEquals(f.tensors().get("loss").floats()[0], got.tensors().get("loss").floats()[0], 1e-5);
+        long grads = f.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count();
+        assertEquals(grads, got.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count());
     }
 }
