@@ -4,11 +4,9 @@ import ai.crate.engine.Backend;
 import ai.crate.model.Crate;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.DatasetException;
-import ai.crate.model.data.Datasets;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.train.Evaluation;
 import com.google.gson.GsonBuilder;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -28,11 +26,8 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     CheckpointOptions weights;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default for fashion-mnist: the Debian package's).")
-    Path data;
-
-    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "fashion-mnist, mnist, cifar10 or cifar100.")
-    String dataset;
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--batch", defaultValue = "500", description = "Images per batch (default ${DEFAULT-VALUE}).")
     int batch;
@@ -47,7 +42,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ImageDataset test;
         try {
-            test = Datasets.load(dataset, data != null ? data : TrainCommand.defaultDataDir(dataset), false);
+            test = dataOptions.load(false);
         } catch (DatasetException e) {
             spec.commandLine().getErr().println("crate eval: " + e.getMessage());
             return 3;
@@ -56,9 +51,9 @@ final class EvalCommand implements Callable<Integer> {
         Crate model = weights.load(be);
         if (model.config().numClasses() != test.numClasses()) {
             throw new IllegalArgumentException(weights.checkpoint.getFileName() + " has " + model.config().numClasses()
-                    + " classes, " + dataset + " " + test.numClasses());
+                    + " classes, " + dataOptions.dataset + " " + test.numClasses());
         }
-        Evaluation e = Evaluation.of(model, BatchLoader.forEvaluation(test, batch, Datasets.defaultNormalization(dataset)));
+        Evaluation e = Evaluation.of(model, BatchLoader.forEvaluation(test, batch, dataOptions.normalization()));
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("top1", e.top1());
         o.put("top5", e.top5());
@@ -75,7 +70,7 @@ final class EvalCommand implements Callable<Integer> {
         } else {
             var out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "%s on %s test (%d images): top-1 %.2f %%, top-5 %.2f %%, loss %.4f%n",
-                    weights.checkpoint.getFileName(), dataset, e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
+                    weights.checkpoint.getFileName(), dataOptions.dataset, e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
             perClass.forEach((k, v) -> out.printf(Locale.ROOT, "  %-14s %.2f %%%n", k, 100 * v));
         }
         return 0;

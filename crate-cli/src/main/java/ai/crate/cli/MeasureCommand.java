@@ -7,7 +7,6 @@ import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.DatasetException;
-import ai.crate.model.data.Datasets;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.whitebox.LayerMeasures;
 import com.google.gson.Gson;
@@ -42,11 +41,8 @@ final class MeasureCommand implements Callable<Integer> {
     @Mixin
     CheckpointOptions weights;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default for fashion-mnist: the Debian package's).")
-    Path data;
-
-    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "fashion-mnist, mnist, cifar10 or cifar100.")
-    String dataset;
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--batches", defaultValue = "4", description = "Test batches to measure (default ${DEFAULT-VALUE}).")
     int batches;
@@ -67,7 +63,7 @@ final class MeasureCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ImageDataset test;
         try {
-            test = Datasets.load(dataset, data != null ? data : TrainCommand.defaultDataDir(dataset), false);
+            test = dataOptions.load(false);
         } catch (DatasetException e) {
             spec.commandLine().getErr().println("crate measure: " + e.getMessage());
             return 3;
@@ -77,7 +73,7 @@ final class MeasureCommand implements Callable<Integer> {
         int depth = model.config().depth();
         List<List<Double>> rc = new ArrayList<>(), sp = new ArrayList<>();
         for (int l = 0; l < depth; l++) { rc.add(new ArrayList<>()); sp.add(new ArrayList<>()); }
-        BatchLoader loader = BatchLoader.forEvaluation(test, batch, Datasets.defaultNormalization(dataset));
+        BatchLoader loader = BatchLoader.forEvaluation(test, batch, dataOptions.normalization());
         try (BatchIterator it = loader.evaluation()) {
             for (int n = 0; n < batches && it.hasNext(); n++) {
                 Batch b = it.next();
@@ -121,7 +117,7 @@ final class MeasureCommand implements Callable<Integer> {
         } else {
             var o = spec.commandLine().getOut();
             o.printf(Locale.ROOT, "%s on %d %s test images%nlayer  coding rate (mean ± std)  sparsity (mean ± std)%n",
-                    weights.checkpoint.getFileName(), images, dataset);
+                    weights.checkpoint.getFileName(), images, dataOptions.dataset);
             for (int l = 0; l < depth; l++) {
                 o.printf(Locale.ROOT, "%5d  %10.2f ± %-8.2f  %12.4f ± %.4f%n", l + 1, rcMean[l], rcStd[l], spMean[l],
                         spStd[l]);

@@ -9,11 +9,9 @@ import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.DatasetException;
-import ai.crate.model.data.Datasets;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.whitebox.Segmentation;
 import com.google.gson.Gson;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -37,11 +35,8 @@ final class SegmentCommand implements Callable<Integer> {
     @Mixin
     CheckpointOptions weights;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default for fashion-mnist: the Debian package's).")
-    Path data;
-
-    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "fashion-mnist or mnist (grey, black background).")
-    String dataset;
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--eval", description = "Score against the ground truth (what this command does).")
     boolean eval;
@@ -64,13 +59,13 @@ final class SegmentCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!dataset.contains("mnist")) {
+        if (!dataOptions.dataset.contains("mnist")) {
             throw new IllegalArgumentException("segment needs a data set whose foreground is its bright pixels "
-                    + "(fashion-mnist, mnist), got " + dataset);
+                    + "(fashion-mnist, mnist), got " + dataOptions.dataset);
         }
         ImageDataset test;
         try {
-            test = Datasets.load(dataset, data != null ? data : TrainCommand.defaultDataDir(dataset), false);
+            test = dataOptions.load(false);
         } catch (DatasetException e) {
             spec.commandLine().getErr().println("crate segment: " + e.getMessage());
             return 3;
@@ -80,7 +75,7 @@ final class SegmentCommand implements Callable<Integer> {
         CrateConfig c = model.config();
         int depth = c.depth(), heads = c.heads(), grid = c.gridSize(), patch = c.patchSize(), n = c.tokens();
         double[][] iou = new double[depth][heads], base = new double[depth][heads];
-        BatchLoader loader = BatchLoader.forEvaluation(test, 100, Datasets.defaultNormalization(dataset));
+        BatchLoader loader = BatchLoader.forEvaluation(test, 100, dataOptions.normalization());
         int scored = 0;
         try (BatchIterator it = loader.evaluation()) {
             while (it.hasNext() && scored < images) {
@@ -142,7 +137,7 @@ final class SegmentCommand implements Callable<Integer> {
             return;
         }
         o.printf(Locale.ROOT, "%s on %d %s test images: masks keep %.0f %% of a head's CLS attention; ground truth ="
-                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataset, 100 * mass, threshold);
+                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataOptions.dataset, 100 * mass, threshold);
         o.println("layer  mean IoU per head                                   mean   | centred box, same area");
         for (int l = 0; l < iou.length; l++) {
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l + 1));

@@ -42,13 +42,8 @@ final class TrainCommand implements Callable<Integer> {
             completionCandidates = InfoCommand.Presets.class)
     String config;
 
-    @Option(names = "--dataset", defaultValue = "fashion-mnist", paramLabel = "NAME",
-            description = "fashion-mnist, mnist, cifar10 or cifar100 (default ${DEFAULT-VALUE}).")
-    String dataset;
-
-    @Option(names = "--data", paramLabel = "DIR", description = "Folder with the data set's files (default for "
-            + "fashion-mnist: /usr/share/datasets/fashion-mnist).")
-    Path data;
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--epochs", defaultValue = "9", description = "Epochs (default ${DEFAULT-VALUE}).")
     int epochs;
@@ -137,14 +132,11 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
-        if (!Datasets.NAMES.contains(dataset)) {
-            throw new IllegalArgumentException("--dataset must be one of " + Datasets.NAMES + ", got '" + dataset + "'");
-        }
-        Path dir = data != null ? data : defaultDataDir(dataset);
+        String dataset = dataOptions.dataset;
         ImageDataset trainSet, testSet;
         try {
-            trainSet = Datasets.load(dataset, dir, true);
-            testSet = Datasets.load(dataset, dir, false);
+            trainSet = dataOptions.load(true);
+            testSet = dataOptions.load(false);
         } catch (DatasetException e) {
             err.println("crate train: " + e.getMessage());
             return 3;
@@ -225,10 +217,6 @@ final class TrainCommand implements Callable<Integer> {
                 ? ", " + trainer.bestCheckpoint() : "") + ", " + trainer.metricsFile()
                 + (Files.exists(out.resolve("accuracy.png")) ? ", " + out.resolve("accuracy.png") : ""));
         return 0;
-    }
-
-    static Path defaultDataDir(String dataset) {
-        return dataset.equals("fashion-mnist") ? Datasets.DEBIAN_FASHION_MNIST : Path.of("data", dataset);
     }
 
     /**
