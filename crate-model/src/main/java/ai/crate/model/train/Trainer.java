@@ -1,6 +1,5 @@
 package ai.crate.model.train;
 
-import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
@@ -60,7 +59,7 @@ public final class Trainer {
 
     static final String METRICS_HEADER = "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,elapsed_s";
 
-    private final Crate model;
+    private final TrainingTask task;
     private final Optimizer optimizer;
     private final Schedule schedule;
     private final BatchLoader train;
@@ -77,11 +76,18 @@ public final class Trainer {
     private long epochCorrect;
     private long epochSeen;
     private double bestAccuracy = -1;
+    private double bestScore = Double.NEGATIVE_INFINITY;
     private double elapsedBefore;
 
+    /** A classifier, trained with cross-entropy at the settings' label smoothing. */
     public Trainer(Crate model, Optimizer optimizer, Schedule schedule, BatchLoader train, BatchLoader test,
                    Settings settings, Listener listener) {
-        this.model = model;
+        this(new ClassifierTask(model, settings.labelSmoothing()), optimizer, schedule, train, test, settings, listener);
+    }
+
+    public Trainer(TrainingTask task, Optimizer optimizer, Schedule schedule, BatchLoader train, BatchLoader test,
+                   Settings settings, Listener listener) {
+        this.task = task;
         this.optimizer = optimizer;
         this.schedule = schedule;
         this.train = train;
@@ -102,7 +108,7 @@ public final class Trainer {
     /** Restores weights, optimizer state and position from a {@code last.safetensors} written by this class. */
     public void resume(Path last) throws CheckpointException {
         TensorFile f = CrateCheckpoints.read(last);
-        CrateCheckpoints.loadInto(model, f);
+        task.load(f);
         Map<String, String> m = f.metadata();
         Map<String, StoredTensor> state = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> {
@@ -119,6 +125,7 @@ public final class Trainer {
             epochCorrect = Long.parseLong(need(m, last, "train.epoch_correct"));
             epochSeen = Long.parseLong(need(m, last, "train.epoch_seen"));
             bestAccuracy = Double.parseDouble(need(m, last, "train.best_accuracy"));
+            bestScore = Double.parseDouble(m.getOrDefault("train.best_score", "-Infinity"));
             elapsedBefore = Double.parseDouble(need(m, last, "train.elapsed_s"));
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(last.getFileName() + ": training state: " + e.getMessage(), e);
@@ -139,7 +146,7 @@ public final class Trainer {
         if (!Files.exists(metricsFile())) {
             Files.writeString(metricsFile(), METRICS_HEADER + "\n", StandardCharsets.UTF_8);
         }
-        Backend be = model.backend();
+        Backend be = task.backend();
         long start = System.nanoTime();
         long stepsThisRun = 0;
         boolean finished = false;
@@ -154,9 +161,8 @@ public final class Trainer {
                     float lr = schedule.at(step);
                     optimizer.setLearningRate(lr);
                     Tensor images = be.fromArray(b.images(), train.batchShape(b.size()));
-                    int[] labels = java.util.Arrays.copyOf(b.labels(), b.size());
-                    Variable logits = model.forward(images);
-                    Variable loss = F.crossEntropy(logits, labels, settings.labelSmoothing());
+                    TrainingTask.StepLoss out = task.loss(images, b, step);
+                    Variable loss = out.loss();
                     double lossValue = loss.value().item();
                     if (!Double.isFinite(lossValue)) {
                         loss.releaseGraph();
@@ -164,11 +170,11 @@ public final class Trainer {
                                 + ", batch " + stepInEpoch + "); training stopped, the last good checkpoint stays at "
                                 + lastCheckpoint());
                     }
-                    int correct = correct(logits.value().toFloatArray(), labels, model.config().numClasses());
+                    int correct = out.correct();
                     loss.backward();
                     if (settings.clip() > 0) optimizer.clipGradNorm(settings.clip());
                     optimizer.step();
-                    model.markUpdated();
+                    task.weightsChanged();
                     loss.releaseGraph();
                     optimizer.zeroGrad();
                     be.release(images);
@@ -197,7 +203,7 @@ public final class Trainer {
     }
 
     private void endEpoch(long start, long epochStart, long images) throws IOException {
-        Evaluation eval = Evaluation.of(model, test);
+        Evaluation eval = task.evaluate(test);
         double seconds = (System.nanoTime() - epochStart) / 1e9;
         EpochReport r = new EpochReport(epoch, step, optimizer.learningRate(), epochLossSum / Math.max(epochSeen, 1),
                 (double) epochCorrect / Math.max(epochSeen, 1), eval, images / Math.max(seconds, 1e-9), elapsed(start));
@@ -208,18 +214,19 @@ public final class Trainer {
         epochLossSum = 0;
         epochCorrect = 0;
         epochSeen = 0;
-        if (eval.top1() > bestAccuracy) {
+        if (eval.top1() > bestAccuracy || Double.isNaN(eval.top1()) && task.score(eval) > bestScore) {
             bestAccuracy = eval.top1();
-            CrateCheckpoints.save(model, bestCheckpoint());
+            bestScore = task.score(eval);
+            SafeTensors.write(bestCheckpoint(), CrateCheckpoints.stateDict(task.model()), task.metadata());
             listener.checkpoint(bestCheckpoint());
         }
         saveLast(start);
     }
 
     private void saveLast(long start) throws CheckpointException {
-        Map<String, StoredTensor> tensors = new LinkedHashMap<>(CrateCheckpoints.stateDict(model));
+        Map<String, StoredTensor> tensors = new LinkedHashMap<>(CrateCheckpoints.stateDict(task.model()));
         optimizer.state().forEach((k, v) -> tensors.put(CrateCheckpoints.TRAIN_STATE_PREFIX + "optim." + k, v));
-        Map<String, String> meta = new LinkedHashMap<>(model.config().toMetadata());
+        Map<String, String> meta = new LinkedHashMap<>(task.metadata());
         meta.put("train.epoch", Integer.toString(epoch));
         meta.put("train.step_in_epoch", Integer.toString(stepInEpoch));
         meta.put("train.step", Long.toString(step));
@@ -229,6 +236,7 @@ public final class Trainer {
         meta.put("train.epoch_correct", Long.toString(epochCorrect));
         meta.put("train.epoch_seen", Long.toString(epochSeen));
         meta.put("train.best_accuracy", Double.toString(bestAccuracy));
+        meta.put("train.best_score", Double.toString(bestScore));
         meta.put("train.elapsed_s", Double.toString(elapsed(start)));
         SafeTensors.write(lastCheckpoint(), tensors, meta);
         listener.checkpoint(lastCheckpoint());
