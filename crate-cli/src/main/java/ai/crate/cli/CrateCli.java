@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code crate}: the command line of CRATE-Java. Run through the {@code ./crate} launcher at the repository root. */
 @Command(name = "crate", mixinStandardHelpOptions = true, version = "crate 0.1.0",
         description = "CRATE white-box transformers on the JVM.",
-        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, MeasureCommand.class,
+        subcommands = {TrainCommand.class, TrainMaeCommand.class, EvalCommand.class, PredictCommand.class, MeasureCommand.class,
                 SegmentCommand.class, AttentionCommand.class, ForwardCommand.class, ForwardMaeCommand.class,
                 InfoCommand.class, BenchCommand.class})
 public final class CrateCli implements Runnable {

@@ -34,7 +34,7 @@ final class ProgressListener implements Trainer.Listener {
     @Override
     public void step(Trainer.StepReport r) {
         String extra = String.format(Locale.ROOT, "loss %.4f acc %.3f %.0f img/s lr %.2e", r.loss(), r.accuracy(),
-                r.imagesPerSecond(), r.lr());
+                r.imagesPerSecond(), r.lr()).replace(" acc 0.000", "");
         if (terminal) {
             if (bar == null || barEpoch != r.epoch()) {
                 closeBar();
@@ -54,6 +54,11 @@ final class ProgressListener implements Trainer.Listener {
     @Override
     public void epoch(Trainer.EpochReport r) {
         closeBar();
+        if (Double.isNaN(r.test().top1())) {           // an autoencoder: losses only
+            out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f | test loss %.4f | %.0f img/s | %.0f s%n", r.epoch() + 1,
+                    epochs, r.trainLoss(), r.test().loss(), r.imagesPerSecond(), r.elapsedSeconds());
+            return;
+        }
         out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f %% | test loss %.4f acc %.2f %% (top-5 %.2f %%)"
                         + " | %.0f img/s | %.0f s%n", r.epoch() + 1, epochs, r.trainLoss(), 100 * r.trainAccuracy(),
                 r.test().loss(), 100 * r.test().top1(), 100 * r.test().top5(), r.imagesPerSecond(), r.elapsedSeconds());

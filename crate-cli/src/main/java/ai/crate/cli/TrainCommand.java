@@ -184,25 +184,7 @@ final class TrainCommand implements Callable<Integer> {
                         + " %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n", config,
                 c.parameterCount(), dataset, trainSet.size(), testSet.size(), epochs, perEpoch, batch, optimizer,
                 opt.learningRate(), schedule, warm, be.name());
-        PrintWriter log = spec.commandLine().getErr();
-        Thread hook = new Thread(() -> {
-            trainer.requestStop();
-            progress.awaitDone();
-            log.println("crate train: interrupted; wrote " + trainer.lastCheckpoint() + " (continue with --resume)");
-            log.flush();
-        }, "crate-train-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        Trainer.Result r;
-        try {
-            r = trainer.run();
-        } finally {
-            progress.done();
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // Ctrl-C: the hook is running and waits for done() above
-        }
+        Trainer.Result r = runInterruptibly(spec, trainer, progress);
         Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
         var o = spec.commandLine().getOut();
         if (!r.finished()) {
@@ -217,6 +199,28 @@ final class TrainCommand implements Callable<Integer> {
                 ? ", " + trainer.bestCheckpoint() : "") + ", " + trainer.metricsFile()
                 + (Files.exists(out.resolve("accuracy.png")) ? ", " + out.resolve("accuracy.png") : ""));
         return 0;
+    }
+
+    /** Runs the trainer with a Ctrl-C / SIGTERM hook that lets it write its checkpoint before the JVM exits. */
+    static Trainer.Result runInterruptibly(CommandSpec spec, Trainer trainer, ProgressListener progress) throws Exception {
+        PrintWriter log = spec.commandLine().getErr();
+        Thread hook = new Thread(() -> {
+            trainer.requestStop();
+            progress.awaitDone();
+            log.println("crate: interrupted; wrote " + trainer.lastCheckpoint() + " (continue with --resume)");
+            log.flush();
+        }, "crate-train-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return trainer.run();
+        } finally {
+            progress.done();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running and waits for done() above
+            }
+        }
     }
 
     /**
