@@ -69,7 +69,7 @@ final class AttentionCommand implements Callable<Integer> {
         for (Path file : images) {
             BufferedImage img = ImageFiles.read(file, size);
             float[] input = new float[c.channels() * size * size];
-            ImageFiles.toInput(img, c, Datasets.defaultNormalization(dataset), invert, input, 0);
+            ImageFiles.toInput(img, c.channels(), Datasets.defaultNormalization(dataset), invert, input, 0);
             float[][] features = new float[1][];
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
             CrateInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {

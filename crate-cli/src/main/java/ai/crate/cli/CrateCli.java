@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "crate", mixinStandardHelpOptions = true, version = "crate 0.1.0",
         description = "CRATE white-box transformers on the JVM.",
         subcommands = {TrainCommand.class, TrainMaeCommand.class, EvalCommand.class, PredictCommand.class, MeasureCommand.class,
-                SegmentCommand.class, AttentionCommand.class, ForwardCommand.class, ForwardMaeCommand.class,
+                SegmentCommand.class, AttentionCommand.class, ReconstructCommand.class, ProbeCommand.class,
+                ForwardCommand.class, ForwardMaeCommand.class,
                 InfoCommand.class, BenchCommand.class})
 public final class CrateCli implements Runnable {
     @CommandLine.Spec

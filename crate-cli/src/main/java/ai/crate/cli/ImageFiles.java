@@ -1,6 +1,5 @@
 package ai.crate.cli;
 
-import ai.crate.model.CrateConfig;
 import ai.crate.model.data.Normalization;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
@@ -38,15 +37,15 @@ final class ImageFiles {
      * Writes the image's [C, H, W] model input at {@code off}: pixels in [0, 1] (grey as 0.299R + 0.587G + 0.114B for
      * one channel, inverted when asked), then normalised.
      */
-    static void toInput(BufferedImage img, CrateConfig c, Normalization norm, boolean invert, float[] out, int off) {
-        int size = c.imageSize();
+    static void toInput(BufferedImage img, int channels, Normalization norm, boolean invert, float[] out, int off) {
+        int size = img.getWidth();
         float[] mean = norm.isNone() ? null : norm.mean(), std = norm.isNone() ? null : norm.std();
         for (int y = 0; y < size; y++) {
             for (int x = 0; x < size; x++) {
                 int rgb = img.getRGB(x, y);
                 float[] ch = {(rgb >> 16 & 255) / 255f, (rgb >> 8 & 255) / 255f, (rgb & 255) / 255f};
-                for (int k = 0; k < c.channels(); k++) {
-                    float v = c.channels() == 1 ? 0.299f * ch[0] + 0.587f * ch[1] + 0.114f * ch[2] : ch[k];
+                for (int k = 0; k < channels; k++) {
+                    float v = channels == 1 ? 0.299f * ch[0] + 0.587f * ch[1] + 0.114f * ch[2] : ch[k];
                     if (invert) v = 1f - v;
                     if (mean != null) v = (v - mean[k]) / std[k];
                     out[off + (k * size + y) * size + x] = v;

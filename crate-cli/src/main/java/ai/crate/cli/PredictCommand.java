@@ -53,7 +53,7 @@ final class PredictCommand implements Callable<Integer> {
         int size = c.imageSize(), px = size * size;
         float[] pixels = new float[images.size() * c.channels() * px];
         for (int i = 0; i < images.size(); i++) {
-            ImageFiles.toInput(ImageFiles.read(images.get(i), size), c, norm, invert, pixels, i * c.channels() * px);
+            ImageFiles.toInput(ImageFiles.read(images.get(i), size), c.channels(), norm, invert, pixels, i * c.channels() * px);
         }
         Tensor logits = model.inference().logits(be.fromArray(pixels, images.size(), c.channels(), size, size));
         Tensor probs = be.allocate(logits.shape());

@@ -126,6 +126,35 @@ class TrainCommandTest {
     }
 
     @Test
+    void maskedAutoencoderTrainReconstructProbe() throws Exception {
+        Path data = dir.resolve("data"), out = dir.resolve("mae");
+        writeIdx(data, "train", 64, 5);
+        writeIdx(data, "t10k", 24, 6);
+        CrateCliTest.Run train = CrateCliTest.run("train-mae", "--data", data.toString(), "--epochs", "2", "--batch", "16",
+                "--dim", "24", "--depth", "2", "--heads", "2", "--out", out.toString(), "--backend", "simd");
+        assertEquals(0, train.code(), train.err());
+        assertTrue(train.out().contains("epoch 2/2") && train.out().contains("test loss"), train.out());
+        assertEquals(3, Files.readAllLines(out.resolve("metrics.csv")).size());
+
+        BufferedImage img = new BufferedImage(28, 28, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 28; y++) for (int x = 0; x < 28; x++) img.setRGB(x, y, y > 8 && y < 20 ? 0xC0C0C0 : 0);
+        Path png = dir.resolve("coat.png");
+        ImageIO.write(img, "png", png.toFile());
+        CrateCliTest.Run rec = CrateCliTest.run("reconstruct", "--checkpoint", out.resolve("best.safetensors").toString(),
+                "--out", dir.resolve("rec").toString(), png.toString());
+        assertEquals(0, rec.code(), rec.err());
+        BufferedImage grid = ImageIO.read(dir.resolve("rec/coat-mae.png").toFile());
+        assertEquals(3 * 28 * 8, grid.getWidth(), "original | masked | reconstruction");
+
+        CrateCliTest.Run probe = CrateCliTest.run("probe", "--checkpoint", out.resolve("best.safetensors").toString(),
+                "--data", data.toString(), "--epochs", "2", "--json");
+        assertEquals(0, probe.code(), probe.err());
+        JsonObject o = JsonParser.parseString(probe.out()).getAsJsonObject();
+        assertTrue(o.get("top1").getAsDouble() >= 0 && o.get("top1").getAsDouble() <= 1, probe.out());
+        assertTrue(o.has("top1_random_init") && o.get("n_test").getAsInt() == 24, probe.out());
+    }
+
+    @Test
     void missingDataSaysHowToGetIt() {
         CrateCliTest.Run r = CrateCliTest.run("train", "--data", dir.resolve("nothing-here").toString());
         assertEquals(3, r.code());

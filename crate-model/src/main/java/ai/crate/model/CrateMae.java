@@ -138,9 +138,9 @@ public final class CrateMae extends Module {
         return mask;
     }
 
-    public Output forward(Tensor images, float[] noise) {
+    /** The encoder's output [B, L + 1, d] (CLS first, after {@code norm}) with the patches in {@code mask} removed. */
+    public Variable encode(Tensor images, float[] mask) {
         int b = images.dim(0), l = config.numPatches(), d = config.dim();
-        float[] mask = mask(noise, b);
         Tensor patches = patchesChannelFirst(images, config);
         Variable tokens = F.linear(Variable.constant(patches), F.reshape(patchWeight, d, -1), patchBias);
         float[] keep = new float[mask.length];
@@ -150,7 +150,13 @@ public final class CrateMae extends Module {
         Variable cls = F.add(Variable.constant(backend.empty(b, 1, d)), clsToken);
         Variable z = F.add(F.concat(List.of(cls, filled), 1), decoderPosEmbed);
         for (CrateBlock block : blocks) z = block.forward(z, true);
-        z = norm.forward(z);
+        return norm.forward(z);
+    }
+
+    public Output forward(Tensor images, float[] noise) {
+        int b = images.dim(0), l = config.numPatches();
+        float[] mask = mask(noise, b);
+        Variable z = encode(images, mask);
         for (MaeDecoderBlock block : decoderBlocks) z = block.forward(z, true);
         Variable pred = F.slice(decoderPred.forward(decoderNorm.forward(z)), 1, 1, l + 1);
         Variable perPatch = F.mean(F.square(F.sub(pred, Variable.constant(target(images)))), 2, false);
