@@ -93,4 +93,14 @@ class CrateMaeParityTest {
         }
         assertEquals(f.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count(), checked);
     }
+
+    /** A torch.save'd training checkpoint ({'epoch', 'model'} with DataParallel's "module." prefix, no metadata). */
+    @org.junit.jupiter.api.Test
+    void officialStylePthImportsTheSameModel() throws Exception {
+        TensorFile st = SafeTensors.read(Path.of(getClass().getResource("/mae/mae_a.safetensors").toURI()));
+        CrateMae fromPth = CrateMaeCheckpoints.load(Path.of(getClass().getResource("/mae/mae_a.checkpoint.pth").toURI()),
+                reference, 2);
+        assertEquals(CrateMaeConfig.fromMetadata(st.metadata()), fromPth.config(), "config inferred from shapes");
+        fromPth.namedTensors().forEach((k, v) -> assertArrayEquals(st.tensors().get(k).floats(), v.value().toFloatArray(), k));
+    }
 }
