@@ -5,7 +5,6 @@ import ai.crate.engine.Tensor;
 import ai.crate.model.Crate;
 import ai.crate.model.CrateConfig;
 import ai.crate.model.CrateInference;
-import ai.crate.model.data.Datasets;
 import ai.crate.model.whitebox.PatchPca;
 import ai.crate.model.whitebox.Segmentation;
 import java.awt.Color;
@@ -13,14 +12,12 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
@@ -42,17 +39,11 @@ final class AttentionCommand implements Callable<Integer> {
     @Option(names = "--layer", description = "Layer, 1-based (default: the last).")
     Integer layer;
 
-    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Whose normalisation to use (default ${DEFAULT-VALUE}).")
-    String dataset;
-
-    @Option(names = "--invert", description = "Invert grey levels first (Fashion-MNIST items are light on black).")
-    boolean invert;
-
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the PNG files go.")
     Path out;
 
-    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "PNG or JPEG files.")
-    List<Path> images;
+    @Mixin
+    ImageOptions images;
 
     @Mixin
     BackendOptions backendOptions;
@@ -66,10 +57,10 @@ final class AttentionCommand implements Callable<Integer> {
         if (l < 1 || l > c.depth()) throw new IllegalArgumentException("--layer must be in 1.." + c.depth() + ", got " + l);
         Files.createDirectories(out);
         int size = c.imageSize(), n = c.tokens(), grid = c.gridSize(), heads = c.heads(), d = c.dim();
-        for (Path file : images) {
-            BufferedImage img = ImageFiles.read(file, size);
-            float[] input = new float[c.channels() * size * size];
-            ImageFiles.toInput(img, c.channels(), Datasets.defaultNormalization(dataset), invert, input, 0);
+        for (int f = 0; f < images.images.size(); f++) {
+            Path file = images.images.get(f);
+            BufferedImage img = images.read(f, size);
+            float[] input = images.input(img, c.channels());
             float[][] features = new float[1][];
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
             CrateInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {

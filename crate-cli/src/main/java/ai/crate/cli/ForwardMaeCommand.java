@@ -3,7 +3,6 @@ package ai.crate.cli;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.CrateMae;
-import ai.crate.model.CrateMaeCheckpoints;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
@@ -26,11 +25,8 @@ final class ForwardMaeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "A CRATE-MAE model file.")
-    Path checkpoint;
-
-    @Option(names = "--heads", description = "Attention heads, when the file's metadata lacks them.")
-    Integer heads;
+    @Mixin
+    MaeCheckpointOptions weights;
 
     @Option(names = "--input", required = true, paramLabel = "IN.safetensors",
             description = "'images' [B,C,H,W] and 'noise' [B,L], the per-sample masking noise.")
@@ -49,7 +45,7 @@ final class ForwardMaeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        CrateMae model = CrateMaeCheckpoints.load(checkpoint, be, heads);
+        CrateMae model = weights.load(be);
         TensorFile in = SafeTensors.read(input);
         StoredTensor img = need(in, "images"), noise = need(in, "noise");
         int b = img.shape()[0], l = model.config().numPatches();

@@ -6,7 +6,6 @@ import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.CrateMae;
-import ai.crate.model.CrateMaeCheckpoints;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
@@ -15,7 +14,6 @@ import ai.crate.model.data.ImageDataset;
 import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Param;
 import com.google.gson.GsonBuilder;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -37,11 +35,8 @@ final class ProbeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "A CRATE-MAE model file.")
-    Path checkpoint;
-
-    @Option(names = "--heads", description = "Attention heads, when the file's metadata lacks them.")
-    Integer heads;
+    @Mixin
+    MaeCheckpointOptions weights;
 
     @Mixin
     DataOptions dataOptions;
@@ -76,7 +71,7 @@ final class ProbeCommand implements Callable<Integer> {
             return 3;
         }
         Backend be = backendOptions.resolve();
-        CrateMae trained = CrateMaeCheckpoints.load(checkpoint, be, heads);
+        CrateMae trained = weights.load(be);
         double acc = probe(trained, train, test, be);
         Double random = noBaseline ? null : probe(new CrateMae(trained.config(), be, 12345), train, test, be);
         int nTrain = limit > 0 ? Math.min(limit, train.size()) : train.size();

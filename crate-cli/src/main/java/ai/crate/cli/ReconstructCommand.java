@@ -7,21 +7,18 @@ import ai.crate.model.CrateCheckpoints;
 import ai.crate.model.CrateMae;
 import ai.crate.model.CrateMaeCheckpoints;
 import ai.crate.model.CrateMaeConfig;
-import ai.crate.model.data.Datasets;
 import ai.crate.model.data.Normalization;
 import ai.crate.model.io.TensorFile;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** Original | masked | reconstruction grids of a CRATE-MAE, one PNG per image. */
@@ -33,11 +30,8 @@ final class ReconstructCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "A CRATE-MAE model file.")
-    Path checkpoint;
-
-    @Option(names = "--heads", description = "Attention heads, when the file's metadata lacks them.")
-    Integer heads;
+    @Mixin
+    MaeCheckpointOptions weights;
 
     @Option(names = "--mask-ratio", description = "Share of patches removed (default: the model's).")
     Float maskRatio;
@@ -45,17 +39,11 @@ final class ReconstructCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the masking noise (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "Whose normalisation to use (default ${DEFAULT-VALUE}).")
-    String dataset;
-
-    @Option(names = "--invert", description = "Invert grey levels first (Fashion-MNIST items are light on black).")
-    boolean invert;
-
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the PNG grids go.")
     Path out;
 
-    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "PNG or JPEG files.")
-    List<Path> images;
+    @Mixin
+    ImageOptions images;
 
     @Mixin
     BackendOptions backendOptions;
@@ -63,21 +51,19 @@ final class ReconstructCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        TensorFile f = CrateCheckpoints.read(checkpoint);
-        CrateMaeConfig c = CrateMaeCheckpoints.inferConfig(f, heads);
+        TensorFile f = CrateCheckpoints.read(weights.checkpoint);
+        CrateMaeConfig c = CrateMaeCheckpoints.inferConfig(f, weights.heads);
         if (maskRatio != null) {
             c = new CrateMaeConfig(c.imageSize(), c.channels(), c.patchSize(), c.dim(), c.depth(), c.heads(), c.eta(),
                     c.lambda(), c.normPixLoss(), maskRatio);
         }
         CrateMae mae = new CrateMae(c, be, 0);
         CrateCheckpoints.loadTensors(mae, f, "the CRATE-MAE " + c);
-        Normalization norm = Datasets.defaultNormalization(dataset);
+        Normalization norm = images.normalization();
         Files.createDirectories(out);
         int size = c.imageSize(), p = c.patchSize(), g = c.gridSize(), ch = c.channels(), l = c.numPatches();
-        for (int n = 0; n < images.size(); n++) {
-            BufferedImage img = ImageFiles.read(images.get(n), size);
-            float[] input = new float[ch * size * size];
-            ImageFiles.toInput(img, ch, norm, invert, input, 0);
+        for (int n = 0; n < images.images.size(); n++) {
+            float[] input = images.input(images.read(n, size), ch);
             float[] noise = new float[l];
             for (int i = 0; i < l; i++) noise[i] = CounterRandom.uniform(seed, (long) n * l + i);
             float[] pred, mask;
@@ -109,9 +95,9 @@ final class ReconstructCommand implements Callable<Integer> {
             gr.drawImage(ImageFiles.resize(picture(masked, c, norm), size * SCALE, size * SCALE), size * SCALE, 0, null);
             gr.drawImage(ImageFiles.resize(picture(recon, c, norm), size * SCALE, size * SCALE), 2 * size * SCALE, 0, null);
             gr.dispose();
-            Path file = out.resolve(images.get(n).getFileName().toString().replaceFirst("\\.[^.]*$", "") + "-mae.png");
+            Path file = out.resolve(images.images.get(n).getFileName().toString().replaceFirst("\\.[^.]*$", "") + "-mae.png");
             ImageIO.write(grid, "png", file.toFile());
-            spec.commandLine().getOut().println(images.get(n) + ": wrote " + file);
+            spec.commandLine().getOut().println(images.images.get(n) + ": wrote " + file);
         }
         return 0;
     }
