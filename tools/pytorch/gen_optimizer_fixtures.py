@@ -37,6 +37,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crate_torch as ct  # noqa: E402
+from gen_parity_fixtures import metadata as model_metadata  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "crate-model", "src", "test", "resources", "optim"))
@@ -79,19 +80,7 @@ def random_batch(gen):
 
 
 def metadata(hp):
-    meta = {
-        "format": "crate",
-        "image_size": str(CFG["image_size"]),
-        "channels": str(CFG["channels"]),
-        "patch_size": str(CFG["patch_size"]),
-        "dim": str(CFG["dim"]),
-        "depth": str(CFG["depth"]),
-        "heads": str(CFG["heads"]),
-        "pool": CFG["pool"],
-        "eta": repr(ETA),
-        "lambda": repr(LAMBD),
-        "num_classes": str(CFG["num_classes"]),
-    }
+    meta = model_metadata(CFG)   # the model's keys, as the parity fixtures write them
     for k, v in hp.items():
         if k == "betas":
             meta[k] = ",".join(repr(b) for b in v)
