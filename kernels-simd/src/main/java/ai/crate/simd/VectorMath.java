@@ -3,6 +3,7 @@ package ai.crate.simd;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -60,12 +61,27 @@ final class VectorMath {
         return y.mul(bits.reinterpretAsFloats());
     }
 
-    /** The sum of the lanes, added in lane order: the same bits in every execution mode (unlike reduceLanes). */
+    /** Lane permutations i → i xor 2^k, largest k first: the fixed pairing tree of {@link #sum}. */
+    private static final VectorShuffle<Float>[] PAIRS = pairs();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] pairs() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] out = new VectorShuffle[steps];
+        for (int k = 0; k < steps; k++) {
+            int half = L >> (k + 1);
+            out[k] = VectorShuffle.fromOp(S, i -> i ^ half);
+        }
+        return out;
+    }
+
+    /**
+     * The sum of the lanes by a fixed pairing tree (halves, then quarters, …): lane shuffles and lanewise adds are
+     * exact and ordered the same in every execution mode, unlike reduceLanes(ADD).
+     */
     static float sum(FloatVector v) {
-        float[] lanes = v.toArray();
-        float s = 0f;
-        for (float f : lanes) s += f;
-        return s;
+        for (VectorShuffle<Float> p : PAIRS) v = v.add(v.rearrange(p));
+        return v.lane(0);
     }
 
     /** o[i] = x[i]·Φ(x[i]) for i < n. */
