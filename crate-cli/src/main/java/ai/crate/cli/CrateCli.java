@@ -1,5 +1,6 @@
 package ai.crate.cli;
 
+import ai.crate.model.data.DatasetException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -27,7 +28,7 @@ public final class CrateCli implements Runnable {
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             line.getErr().println("crate " + line.getCommandName() + ": " + message(e));
             if (Boolean.getBoolean("crate.stacktrace")) e.printStackTrace(line.getErr());
-            return 2;
+            return e instanceof DatasetException ? 3 : 2;   // 3: data missing or unreadable; the message says how to fix it
         });
         return cl;
     }

@@ -3,7 +3,6 @@ package ai.crate.cli;
 import ai.crate.engine.Backend;
 import ai.crate.model.Crate;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.train.Evaluation;
 import com.google.gson.GsonBuilder;
@@ -40,13 +39,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ImageDataset test;
-        try {
-            test = dataOptions.load(false);
-        } catch (DatasetException e) {
-            spec.commandLine().getErr().println("crate eval: " + e.getMessage());
-            return 3;
-        }
+        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         Crate model = weights.load(be);
         if (model.config().numClasses() != test.numClasses()) {

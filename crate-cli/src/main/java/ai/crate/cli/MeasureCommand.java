@@ -6,7 +6,6 @@ import ai.crate.model.Crate;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.whitebox.LayerMeasures;
 import com.google.gson.Gson;
@@ -61,13 +60,7 @@ final class MeasureCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ImageDataset test;
-        try {
-            test = dataOptions.load(false);
-        } catch (DatasetException e) {
-            spec.commandLine().getErr().println("crate measure: " + e.getMessage());
-            return 3;
-        }
+        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         Crate model = weights.load(be);
         int depth = model.config().depth();

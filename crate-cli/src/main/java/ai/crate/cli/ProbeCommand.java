@@ -9,7 +9,6 @@ import ai.crate.model.CrateMae;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Param;
@@ -62,14 +61,8 @@ final class ProbeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!pool.equals("mean") && !pool.equals("cls")) throw new IllegalArgumentException("--pool must be mean or cls");
-        ImageDataset train, test;
-        try {
-            train = dataOptions.load(true);
-            test = dataOptions.load(false);
-        } catch (DatasetException e) {
-            spec.commandLine().getErr().println("crate probe: " + e.getMessage());
-            return 3;
-        }
+        ImageDataset train = dataOptions.load(true);
+        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         CrateMae trained = weights.load(be);
         double acc = probe(trained, train, test, be);

@@ -8,7 +8,6 @@ import ai.crate.model.CrateInference;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.whitebox.Segmentation;
 import com.google.gson.Gson;
@@ -63,13 +62,7 @@ final class SegmentCommand implements Callable<Integer> {
             throw new IllegalArgumentException("segment needs a data set whose foreground is its bright pixels "
                     + "(fashion-mnist, mnist), got " + dataOptions.dataset);
         }
-        ImageDataset test;
-        try {
-            test = dataOptions.load(false);
-        } catch (DatasetException e) {
-            spec.commandLine().getErr().println("crate segment: " + e.getMessage());
-            return 3;
-        }
+        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         Crate model = weights.load(be);
         CrateConfig c = model.config();

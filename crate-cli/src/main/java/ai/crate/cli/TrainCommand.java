@@ -6,7 +6,6 @@ import ai.crate.model.CrateCheckpoints;
 import ai.crate.model.CrateConfig;
 import ai.crate.model.data.Augmentation;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.Datasets;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.data.Normalization;
@@ -131,16 +130,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter err = spec.commandLine().getErr();
         String dataset = dataOptions.dataset;
-        ImageDataset trainSet, testSet;
-        try {
-            trainSet = dataOptions.load(true);
-            testSet = dataOptions.load(false);
-        } catch (DatasetException e) {
-            err.println("crate train: " + e.getMessage());
-            return 3;
-        }
+        ImageDataset trainSet = dataOptions.load(true);
+        ImageDataset testSet = dataOptions.load(false);
         CrateConfig c = CrateConfig.preset(config);
         if (c.channels() != trainSet.channels() || c.imageSize() != trainSet.height()) {
             throw new IllegalArgumentException(config + " takes " + c.channels() + "×" + c.imageSize() + "×"

@@ -5,7 +5,6 @@ import ai.crate.model.CrateMae;
 import ai.crate.model.CrateMaeConfig;
 import ai.crate.model.data.Augmentation;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Param;
@@ -85,14 +84,8 @@ final class TrainMaeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ImageDataset trainSet, testSet;
-        try {
-            trainSet = dataOptions.load(true);
-            testSet = dataOptions.load(false);
-        } catch (DatasetException e) {
-            spec.commandLine().getErr().println("crate train-mae: " + e.getMessage());
-            return 3;
-        }
+        ImageDataset trainSet = dataOptions.load(true);
+        ImageDataset testSet = dataOptions.load(false);
         CrateMaeConfig c = new CrateMaeConfig(trainSet.height(), trainSet.channels(), patch, dim, depth, heads, 0.1f,
                 0.5f, normPixLoss, maskRatio);
         Backend be = backendOptions.resolve();

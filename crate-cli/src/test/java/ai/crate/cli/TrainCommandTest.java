@@ -159,6 +159,10 @@ class TrainCommandTest {
         CrateCliTest.Run r = CrateCliTest.run("train", "--data", dir.resolve("nothing-here").toString());
         assertEquals(3, r.code());
         assertTrue(r.err().contains("apt-get install dataset-fashion-mnist") && r.err().contains("--data"), r.err());
+        CrateCliTest.Run eval = CrateCliTest.run("eval", "--checkpoint", "unused.safetensors", "--data",
+                dir.resolve("nothing-here").toString());
+        assertEquals(3, eval.code(), "every command reading data exits 3 when it is missing: " + eval.err());
+        assertTrue(eval.err().startsWith("crate eval: ") && eval.err().contains("apt-get install"), eval.err());
     }
 
     private static String[] concat(String[] a, String[] b) {
