@@ -96,12 +96,13 @@ final class BenchCommand implements Callable<Integer> {
             loss.releaseGraph();
         };
         Runnable inferStep = () -> model.inference().logits(images);
-        double[] train = measure(trainStep, b), infer = measure(inferStep, b);
+        double[] train = measure(be, trainStep, b), infer = measure(be, inferStep, b);
 
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("config", config);
         out.put("batch", b);
         out.put("backend", be.name());
+        out.put("device", be.toString());
         out.put("threads", threadsOf(be));
         out.put("train_img_s", median(train));
         out.put("infer_img_s", median(infer));
@@ -117,19 +118,21 @@ final class BenchCommand implements Callable<Integer> {
             spec.commandLine().getOut().println(new Gson().toJson(out));
         } else {
             spec.commandLine().getOut().printf("%s batch %d on %s (%s threads): train %.1f img/s, inference %.1f img/s, peak heap %.0f MB,"
-                            + " peak RSS %s MB%n", config, b, be.name(), out.get("threads"), median(train),
+                            + " peak RSS %s MB%n", config, b, be, out.get("threads"), median(train),
                     median(infer), peakHeapMb(), out.get("peak_rss_mb"));
         }
         return 0;
     }
 
     /** Images/s of each timed run after the warm-up steps. */
-    private double[] measure(Runnable step, int b) {
+    private double[] measure(Backend backend, Runnable step, int b) {
         for (int i = 0; i < warmup; i++) step.run();
+        backend.synchronize();
         double[] rates = new double[runs];
         for (int run = 0; run < runs; run++) {
             long t0 = System.nanoTime();
             for (int s = 0; s < steps; s++) step.run();
+            backend.synchronize();   // an asynchronous backend (CUDA) has only queued the last steps
             rates[run] = (double) b * steps / ((System.nanoTime() - t0) / 1e9);
         }
         return rates;

@@ -32,6 +32,12 @@ public interface Backend {
      */
     default void release(Tensor t) {}
 
+    /**
+     * Waits until every op this thread queued has finished. Ops of asynchronous backends (CUDA) return before the
+     * work is done; reading a tensor back waits anyway, so this is for timing. CPU backends are synchronous.
+     */
+    default void synchronize() {}
+
     /** A new contiguous tensor holding a copy of {@code data} (row-major). */
     Tensor fromArray(float[] data, int... shape);
 
@@ -169,4 +175,71 @@ public interface Backend {
      */
     void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
                       Tensor dx, Tensor dDict);
+
+    // ---- fused optimizer steps ---------------------------------------------------------------------------------
+    // Each updates a parameter w (and its state) in place from its gradient g, after the optimizer has applied the
+    // decoupled weight decay. The defaults compose the elementwise ops above (a dozen passes over each parameter);
+    // a backend may fuse a step into one pass. All tensors are whole, contiguous and of one shape.
+
+    /**
+     * AdamW as torch.optim.AdamW: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², then
+     * w ← w − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε) for step t (counted from 1).
+     */
+    default void adamWStep(Tensor w, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                           long step) {
+        Tensor t = allocate(w.shape());
+        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+        affine(m, beta1, 0f, m);
+        affine(g, 1f - beta1, 0f, t);
+        binary(BinaryOp.ADD, m, t, m);
+        binary(BinaryOp.MUL, g, g, t);
+        affine(t, 1f - beta2, 0f, t);
+        affine(v, beta2, 0f, v);
+        binary(BinaryOp.ADD, v, t, v);
+        unary(UnaryOp.SQRT, v, t);                         // denominator √v/√bc₂ + ε
+        affine(t, (float) (1 / Math.sqrt(bc2)), eps, t);
+        binary(BinaryOp.DIV, m, t, t);
+        affine(t, (float) (-lr / bc1), 0f, t);
+        binary(BinaryOp.ADD, w, t, w);
+        release(t);
+    }
+
+    /** Lion (lion-pytorch): w ← w − lr·sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g. */
+    default void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2) {
+        Tensor t = allocate(w.shape()), gs = allocate(w.shape());
+        affine(m, beta1, 0f, t);
+        affine(g, 1f - beta1, 0f, gs);
+        binary(BinaryOp.ADD, t, gs, t);
+        unary(UnaryOp.SIGN, t, t);
+        affine(t, -lr, 0f, t);
+        binary(BinaryOp.ADD, w, t, w);
+        affine(m, beta2, 0f, m);
+        affine(g, 1f - beta2, 0f, gs);
+        binary(BinaryOp.ADD, m, gs, m);
+        release(t);
+        release(gs);
+    }
+
+    /**
+     * SGD as torch.optim.SGD with dampening 0: b ← μb + g (a zero b makes the first step b = g), then
+     * w ← w − lr·b, or w ← w − lr·(g + μb) with Nesterov. {@code momentumBuffer} is null when μ = 0.
+     */
+    default void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov) {
+        Tensor t = allocate(w.shape());
+        if (momentumBuffer == null) {
+            affine(g, -lr, 0f, t);
+        } else {
+            affine(momentumBuffer, momentum, 0f, momentumBuffer);
+            binary(BinaryOp.ADD, momentumBuffer, g, momentumBuffer);
+            if (nesterov) {
+                affine(momentumBuffer, momentum, 0f, t);
+                binary(BinaryOp.ADD, t, g, t);
+                affine(t, -lr, 0f, t);
+            } else {
+                affine(momentumBuffer, -lr, 0f, t);
+            }
+        }
+        binary(BinaryOp.ADD, w, t, w);
+        release(t);
+    }
 }

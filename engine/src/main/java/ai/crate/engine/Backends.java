@@ -94,7 +94,7 @@ public final class Backends {
     /** Makes {@code name} the default from now on (logged). */
     public static synchronized Backend setDefault(String name) {
         defaultBackend = get(name);
-        LOG.log(Level.INFO, "Using backend {0}: set by the application", name);
+        LOG.log(Level.INFO, "Using backend {0}: set by the application ({1})", name, PROBES.get(name).reason());
         return defaultBackend;
     }
 }

@@ -1358,6 +1358,55 @@ public abstract class BackendContractTest {
         }
     }
 
+    // =================================================================================================================
+    // optimizer steps (fused by a backend, composed from elementwise ops by default)
+    // =================================================================================================================
+
+    /**
+     * Three steps of each optimizer on parameters of awkward sizes: parameter and state after each step against the
+     * oracle's composition. An update is a few roundings of lr·(a ratio of moments): bounded like an elementwise op
+     * on the state, and on w relative to its own size.
+     */
+    @ParameterizedTest(name = "n={0}")
+    @MethodSource("sizeCases")
+    void optimizerStepsMatchOracle(int n) {
+        SplittableRandom r = rng("optimizerSteps", n);
+        float[] w0 = normal(r, n, 1), m0 = normal(r, n, 0.1), v0 = uniform(r, n, 1e-4, 1e-2);
+        float[][] grads = {normal(r, n, 1), normal(r, n, 0.5), normal(r, n, 2)};
+        double tol = 4 * ELEMENTWISE_RTOL;
+        Pair w = pair(w0, n), m = pair(m0, n), v = pair(v0, n);
+        for (int t = 1; t <= 3; t++) {
+            Pair g = pair(grads[t - 1], n);
+            b().adamWStep(w.mine(), g.mine(), m.mine(), v.mine(), 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            oracle.adamWStep(w.ref(), g.ref(), m.ref(), v.ref(), 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            assertPairClose("adamWStep " + t + " m", m, tol * maxAbs(oracle.toArray(m.ref())), tol);
+            assertPairClose("adamWStep " + t + " v", v, tol * maxAbs(oracle.toArray(v.ref())), tol);
+            assertPairClose("adamWStep " + t + " w", w, tol * maxAbs(w0), tol);
+        }
+        Pair lw = pair(w0, n), lm = pair(m0, n);
+        for (int t = 1; t <= 3; t++) {
+            Pair g = pair(grads[t - 1], n);
+            b().lionStep(lw.mine(), g.mine(), lm.mine(), 1e-2f, 0.9f, 0.99f);
+            oracle.lionStep(lw.ref(), g.ref(), lm.ref(), 1e-2f, 0.9f, 0.99f);
+            assertPairClose("lionStep " + t + " m", lm, tol * maxAbs(oracle.toArray(lm.ref())), tol);
+            assertPairClose("lionStep " + t + " w", lw, tol * maxAbs(w0), tol);
+        }
+        for (boolean nesterov : BOOLS) {
+            Pair sw = pair(w0, n), sb = pair(m0, n), plain = pair(w0, n);
+            for (int t = 1; t <= 3; t++) {
+                Pair g = pair(grads[t - 1], n);
+                b().sgdStep(sw.mine(), g.mine(), sb.mine(), 0.1f, 0.9f, nesterov);
+                oracle.sgdStep(sw.ref(), g.ref(), sb.ref(), 0.1f, 0.9f, nesterov);
+                b().sgdStep(plain.mine(), g.mine(), null, 0.1f, 0f, false);
+                oracle.sgdStep(plain.ref(), g.ref(), null, 0.1f, 0f, false);
+                String what = "sgdStep " + t + (nesterov ? " nesterov" : "");
+                assertPairClose(what + " buffer", sb, tol * maxAbs(oracle.toArray(sb.ref())), tol);
+                assertPairClose(what + " w", sw, tol * maxAbs(w0), tol);
+                assertPairClose(what + " without momentum w", plain, tol * maxAbs(w0), tol);
+            }
+        }
+    }
+
     @Test
     void fusedOpsRejectMisuse() {
         Tensor w = t(2, 5, 6);

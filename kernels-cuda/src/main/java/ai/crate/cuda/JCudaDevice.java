@@ -253,7 +253,7 @@ public final class JCudaDevice implements Device {
             long[] free = new long[1], total = new long[1];
             String state = cuMemGetInfo(free, total) == CUresult.CUDA_SUCCESS
                     ? "free " + mib(free[0]) + " of " + mib(total[0]) : "free memory unknown";
-            throw new CudaException("out of device memory: asked " + mib(bytes) + ", " + state
+            throw new CudaOutOfMemoryException("out of device memory: asked " + mib(bytes) + ", " + state
                     + " (cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY)");
         }
         check(r, "cuMemAlloc(" + bytes + " bytes)");

@@ -1,9 +1,6 @@
 package ai.crate.model.optim;
 
-import ai.crate.engine.Backend;
-import ai.crate.engine.BinaryOp;
 import ai.crate.engine.Tensor;
-import ai.crate.engine.UnaryOp;
 import java.util.List;
 
 /**
@@ -30,18 +27,6 @@ public final class Lion extends Optimizer {
 
     @Override
     protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
-        Backend be = w.backend();
-        Tensor m = buffer("lion.exp_avg", p), t = be.allocate(w.shape()), gs = be.allocate(w.shape());
-        be.affine(m, beta1, 0f, t);                        // the update direction: sign(β₁m + (1 − β₁)g)
-        be.affine(g, 1f - beta1, 0f, gs);
-        be.binary(BinaryOp.ADD, t, gs, t);
-        be.unary(UnaryOp.SIGN, t, t);
-        be.affine(t, -lr, 0f, t);
-        be.binary(BinaryOp.ADD, w, t, w);
-        be.affine(m, beta2, 0f, m);                        // m = β₂m + (1 − β₂)g
-        be.affine(g, 1f - beta2, 0f, gs);
-        be.binary(BinaryOp.ADD, m, gs, m);
-        be.release(t);
-        be.release(gs);
+        w.backend().lionStep(w, g, buffer("lion.exp_avg", p), lr, beta1, beta2);
     }
 }

@@ -1,7 +1,5 @@
 package ai.crate.model.optim;
 
-import ai.crate.engine.Backend;
-import ai.crate.engine.BinaryOp;
 import ai.crate.engine.Tensor;
 import java.util.List;
 
@@ -28,23 +26,6 @@ public final class Sgd extends Optimizer {
 
     @Override
     protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
-        Backend be = w.backend();
-        Tensor t = be.allocate(w.shape());
-        if (momentum == 0) {
-            be.affine(g, -lr, 0f, t);
-        } else {
-            Tensor b = buffer("sgd.momentum_buffer", p);
-            be.affine(b, momentum, 0f, b);                 // a zero buffer makes the first step b = g, as torch's
-            be.binary(BinaryOp.ADD, b, g, b);
-            if (nesterov) {
-                be.affine(b, momentum, 0f, t);
-                be.binary(BinaryOp.ADD, t, g, t);
-                be.affine(t, -lr, 0f, t);
-            } else {
-                be.affine(b, -lr, 0f, t);
-            }
-        }
-        be.binary(BinaryOp.ADD, w, t, w);
-        be.release(t);
+        w.backend().sgdStep(w, g, momentum == 0 ? null : buffer("sgd.momentum_buffer", p), lr, momentum, nesterov);
     }
 }

@@ -1,0 +1,141 @@
+// Elementwise kernels: fill, strided copy, unary ops and their derivatives, broadcasting binary ops, affine, and the
+// fused optimizer steps. Op codes are the ordinals of ai.crate.engine.UnaryOp / BinaryOp.
+#include "crate_cuda.cuh"
+
+enum Unary { NEG, EXP, LOG, SQRT, TANH, SIGMOID, ABS, SQUARE, RECIPROCAL, RELU, SIGN, GELU };
+enum Binary { ADD, SUB, MUL, DIV, MAX, MIN };
+
+#define INV_SQRT_2PI 0.3989422804014327f
+#define SQRT_HALF 0.7071067811865476f
+
+// Φ(x) through erfc so the tail x ≪ 0 keeps its relative accuracy.
+__device__ __forceinline__ float normalCdf(float x) { return 0.5f * erfcf(-x * SQRT_HALF); }
+
+__device__ __forceinline__ float unaryApply(int op, float x) {
+    switch (op) {
+        case NEG: return -x;
+        case EXP: return expf(x);
+        case LOG: return logf(x);
+        case SQRT: return sqrtf(x);
+        case TANH: return tanhf(x);
+        case SIGMOID: return 1.0f / (1.0f + expf(-x));
+        case ABS: return fabsf(x);
+        case SQUARE: return x * x;
+        case RECIPROCAL: return 1.0f / x;
+        case RELU: return x > 0.0f ? x : 0.0f;
+        case SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);   // keeps ±0 and NaN, as Math.signum
+        default: return x * normalCdf(x);                              // GELU
+    }
+}
+
+__device__ __forceinline__ float unaryDerivative(int op, float x) {
+    switch (op) {
+        case NEG: return -1.0f;
+        case EXP: return expf(x);
+        case LOG: return 1.0f / x;
+        case SQRT: return 0.5f / sqrtf(x);
+        case TANH: { float t = tanhf(x); return 1.0f - t * t; }
+        case SIGMOID: { float s = 1.0f / (1.0f + expf(-x)); return s * (1.0f - s); }
+        case ABS: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
+        case SQUARE: return 2.0f * x;
+        case RECIPROCAL: return -1.0f / (x * x);
+        case RELU: return x > 0.0f ? 1.0f : 0.0f;
+        case SIGN: return 0.0f;
+        default: return normalCdf(x) + x * INV_SQRT_2PI * expf(-0.5f * x * x);   // GELU
+    }
+}
+
+__device__ __forceinline__ float binaryApply(int op, float a, float b) {
+    switch (op) {
+        case ADD: return a + b;
+        case SUB: return a - b;
+        case MUL: return a * b;
+        case DIV: return a / b;
+        case MAX: return (a > b || a != a) ? a : b;   // NaN propagates, as Math.max
+        default: return (a < b || a != a) ? a : b;    // MIN
+    }
+}
+
+extern "C" __global__ void fill_f32(float* out, View ov, float value, long long n) {
+    FOR_EACH(i, n) out[at(ov, i)] = value;
+}
+
+extern "C" __global__ void copy_f32(const float* src, View sv, float* dst, View dv, long long n) {
+    FOR_EACH(i, n) dst[at(dv, i)] = src[at(sv, i)];
+}
+
+extern "C" __global__ void unary_f32(int op, const float* x, View xv, float* out, long long n) {
+    FOR_EACH(i, n) out[i] = unaryApply(op, x[at(xv, i)]);
+}
+
+extern "C" __global__ void unary_backward_f32(int op, const float* x, View xv, const float* dy, View dyv, float* dx,
+                                              long long n) {
+    FOR_EACH(i, n) dx[i] = dy[at(dyv, i)] * unaryDerivative(op, x[at(xv, i)]);
+}
+
+// a and b are read through views of the output's shape whose broadcast dimensions have stride 0.
+extern "C" __global__ void binary_f32(int op, const float* a, View av, const float* b, View bv, float* out,
+                                      long long n) {
+    FOR_EACH(i, n) out[i] = binaryApply(op, a[at(av, i)], b[at(bv, i)]);
+}
+
+extern "C" __global__ void affine_f32(const float* x, View xv, float scale, float shift, float* out, long long n) {
+    FOR_EACH(i, n) out[i] = fmaf(x[at(xv, i)], scale, shift);
+}
+
+// ISTA's shrinkage: out = max(out − threshold, 0), in place.
+extern "C" __global__ void shrink_relu_f32(float* out, float threshold, long long n) {
+    FOR_EACH(i, n) out[i] = fmaxf(out[i] - threshold, 0.0f);
+}
+
+// ISTA backward's gate: g = dout where the forward output was positive, else 0.
+extern "C" __global__ void relu_gate_f32(const float* out, const float* dout, View doutv, float* g, long long n) {
+    FOR_EACH(i, n) g[i] = out[i] > 0.0f ? dout[at(doutv, i)] : 0.0f;
+}
+
+// ---- fused optimizer steps (one pass over each parameter; the decoupled decay is applied before) ---------------
+
+// AdamW as torch.optim.AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr/bc₁ · m / (√v/√bc₂ + ε).
+extern "C" __global__ void adamw_step_f32(float* w, const float* g, float* m, float* v, long long n, float lr,
+                                          float beta1, float beta2, float eps, float invSqrtBc2, float stepScale) {
+    FOR_EACH(i, n) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] += stepScale * (mi / (sqrtf(vi) * invSqrtBc2 + eps));
+    }
+}
+
+// Lion: w ← w − lr·sign(β₁m + (1−β₁)g), then m ← β₂m + (1−β₂)g.
+extern "C" __global__ void lion_step_f32(float* w, const float* g, float* m, long long n, float lr, float beta1,
+                                         float beta2) {
+    FOR_EACH(i, n) {
+        float gi = g[i], mi = m[i];
+        float u = beta1 * mi + (1.0f - beta1) * gi;
+        float s = u > 0.0f ? 1.0f : (u < 0.0f ? -1.0f : 0.0f);
+        w[i] -= lr * s;
+        m[i] = beta2 * mi + (1.0f - beta2) * gi;
+    }
+}
+
+// SGD with momentum μ (b may be null when μ = 0): b ← μb + g; w ← w − lr·(nesterov ? g + μb : b).
+extern "C" __global__ void sgd_step_f32(float* w, const float* g, float* b, long long n, float lr, float momentum,
+                                        int nesterov) {
+    FOR_EACH(i, n) {
+        float gi = g[i];
+        float d = gi;
+        if (b != nullptr) {
+            float bi = momentum * b[i] + gi;
+            b[i] = bi;
+            d = nesterov ? gi + momentum * bi : bi;
+        }
+        w[i] -= lr * d;
+    }
+}
+
+// y ← y + α·x over contiguous data.
+extern "C" __global__ void axpy_f32(float alpha, const float* x, float* y, long long n) {
+    FOR_EACH(i, n) y[i] = fmaf(alpha, x[i], y[i]);
+}

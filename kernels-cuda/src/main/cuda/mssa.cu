@@ -1,0 +1,120 @@
+// Fused MSSA (tied Q = K = V) for one (head, batch) per block: the head's W [N, p] is staged in shared memory (rows
+// padded to p + 1 floats so a warp reading column c of 32 different rows hits 32 different banks) and each warp
+// takes query rows in turn, keeping the row of scores in its own slice of shared memory. Launch: grid (H, B),
+// 256 threads, dynamic shared memory as mssaSharedFloats below (the host falls back to GEMMs when it exceeds the
+// device's limit). w, out and dout are contiguous [B, N, H·p]; attn and ds are [B, H, N, N].
+#include "crate_cuda.cuh"
+
+#define MSSA_WARPS 8
+
+__device__ __forceinline__ void stageHead(const float* src, float* dst, int n, int heads, int p, int ld) {
+    int b = blockIdx.y, h = blockIdx.x, width = heads * p;
+    for (int e = threadIdx.x; e < n * p; e += blockDim.x) {
+        int t = e / p, col = e % p;
+        dst[t * ld + col] = src[((long long) b * n + t) * width + h * p + col];
+    }
+}
+
+__device__ __forceinline__ long long headOffset(int n, int heads, int p, int t, int col) {
+    return ((long long) blockIdx.y * n + t) * heads * p + blockIdx.x * p + col;
+}
+
+__device__ __forceinline__ float rowDot(const float* x, const float* y, int p) {
+    float s = 0.0f;
+    for (int col = 0; col < p; col++) s = fmaf(x[col], y[col], s);
+    return s;
+}
+
+// out_h = softmax(scale·W_h W_hᵀ)·W_h; attn (when not null) receives the softmax; out may be null (only A wanted).
+extern "C" __global__ void __launch_bounds__(256) mssa_forward_f32(const float* w, int n, int heads, int p,
+                                                                   float scale, float* out, float* attn) {
+    DYNAMIC_SHARED(float, smem);
+    const int ld = p + 1, warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+    float* wh = smem;
+    float* row = smem + n * ld + warp * n;
+    stageHead(w, wh, n, heads, p, ld);
+    __syncthreads();
+    long long attnBase = ((long long) blockIdx.y * heads + blockIdx.x) * n * n;
+    for (int i = warp; i < n; i += MSSA_WARPS) {
+        float mx = -INFINITY;
+        for (int j = lane; j < n; j += WARP) {
+            float s = scale * rowDot(wh + i * ld, wh + j * ld, p);
+            row[j] = s;
+            mx = fmaxf(mx, s);
+        }
+        mx = warpMax(mx);
+        float sum = 0.0f;
+        for (int j = lane; j < n; j += WARP) {
+            float e = expf(row[j] - mx);
+            row[j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / warpSum(sum);
+        for (int j = lane; j < n; j += WARP) {
+            row[j] *= inv;
+            if (attn != nullptr) attn[attnBase + (long long) i * n + j] = row[j];
+        }
+        __syncwarp();
+        if (out != nullptr) {
+            for (int col = lane; col < p; col += WARP) {
+                float acc = 0.0f;
+                for (int j = 0; j < n; j++) acc = fmaf(row[j], wh[j * ld + col], acc);
+                out[headOffset(n, heads, p, i, col)] = acc;
+            }
+        }
+        __syncwarp();
+    }
+}
+
+// dW_h = Aᵀ·dO + scale·(dS + dSᵀ)·W with dS = A ⊙ (dO·Wᵀ − rowsum(A ⊙ dO·Wᵀ)), without atomics: phase 1 gives each
+// warp query rows i, writes dS row i to the scratch ds and the row term scale·(dS·W)_i into dw; phase 2 gives each
+// warp rows j and adds the column terms Σ_i A_ij·dO_i + scale·dS_ij·W_i. attn must hold the forward's A.
+extern "C" __global__ void __launch_bounds__(256) mssa_backward_f32(const float* w, const float* attn,
+                                                                    const float* dout, int n, int heads, int p,
+                                                                    float scale, float* ds, float* dw) {
+    DYNAMIC_SHARED(float, smem);
+    const int ld = p + 1, warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+    float* wh = smem;
+    float* doh = smem + n * ld;
+    float* row = smem + 2 * n * ld + warp * n;
+    stageHead(w, wh, n, heads, p, ld);
+    stageHead(dout, doh, n, heads, p, ld);
+    __syncthreads();
+    long long base = ((long long) blockIdx.y * heads + blockIdx.x) * n * n;
+    const float* a = attn + base;
+    float* dsb = ds + base;
+
+    for (int i = warp; i < n; i += MSSA_WARPS) {
+        float r = 0.0f;
+        for (int j = lane; j < n; j += WARP) {
+            float g = rowDot(doh + i * ld, wh + j * ld, p);
+            row[j] = g;
+            r = fmaf(a[(long long) i * n + j], g, r);
+        }
+        r = warpSum(r);
+        for (int j = lane; j < n; j += WARP) {
+            float d = a[(long long) i * n + j] * (row[j] - r);
+            row[j] = d;
+            dsb[(long long) i * n + j] = d;
+        }
+        __syncwarp();
+        for (int col = lane; col < p; col += WARP) {
+            float acc = 0.0f;
+            for (int j = 0; j < n; j++) acc = fmaf(row[j], wh[j * ld + col], acc);
+            dw[headOffset(n, heads, p, i, col)] = scale * acc;
+        }
+        __syncwarp();
+    }
+    __syncthreads();   // every dS row and row term written (global writes are visible within the block after this)
+
+    for (int j = warp; j < n; j += MSSA_WARPS) {
+        for (int col = lane; col < p; col += WARP) {
+            float values = 0.0f, keys = 0.0f;
+            for (int i = 0; i < n; i++) {
+                values = fmaf(a[(long long) i * n + j], doh[i * ld + col], values);
+                keys = fmaf(dsb[(long long) i * n + j], wh[i * ld + col], keys);
+            }
+            dw[headOffset(n, heads, p, j, col)] += values + scale * keys;
+        }
+    }
+}
