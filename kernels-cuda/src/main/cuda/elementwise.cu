@@ -95,9 +95,10 @@ extern "C" __global__ void relu_gate_f32(const float* out, const float* dout, Vi
 
 // ---- fused optimizer steps (one pass over each parameter; the decoupled decay is applied before) ---------------
 
-// AdamW as torch.optim.AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr/bc₁ · m / (√v/√bc₂ + ε).
-extern "C" __global__ void adamw_step_f32(float* w, const float* g, float* m, float* v, long long n, float lr,
-                                          float beta1, float beta2, float eps, float invSqrtBc2, float stepScale) {
+// AdamW as torch.optim.AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr/bc₁ · m / (√v/√bc₂ + ε), with
+// invSqrtBc2 = 1/√bc₂ and stepScale = −lr/bc₁.
+extern "C" __global__ void adamw_step_f32(float* w, const float* g, float* m, float* v, long long n, float beta1,
+                                          float beta2, float eps, float invSqrtBc2, float stepScale) {
     FOR_EACH(i, n) {
         float gi = g[i];
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;

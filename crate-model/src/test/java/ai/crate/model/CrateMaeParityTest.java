@@ -12,13 +12,11 @@ import ai.crate.engine.Tensor;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
 import ai.crate.model.io.TensorFile;
-import ai.crate.simd.SimdBackend;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -27,19 +25,15 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * CRATE-MAE against the PyTorch reference of the official forward (tools/pytorch/gen_mae_fixtures.py, float64
  * oracle): the mask exactly, predictions within 1e-4, the loss within 1e-5 relative, every gradient within 1e-3
- * relative (L2), on the reference and SIMD backends; parameters the official forward does not use get no gradient.
+ * relative (L2), on every test backend (TestBackends: reference, SIMD, CUDA emulated and on a GPU); parameters the official forward does not use get no gradient.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CrateMaeParityTest {
-    private final SimdBackend simd = new SimdBackend(2);
     private final Backend reference = new ReferenceBackend();
     private static final Set<String> DATA = Set.of("images", "noise", "mask", "pred", "loss");
 
-    @AfterAll
-    void close() { simd.close(); }
-
     Stream<Arguments> cases() {
-        return Stream.of("mae_a", "mae_b").flatMap(f -> Stream.of(Arguments.of(f, "reference"), Arguments.of(f, "simd")));
+        return Stream.of("mae_a", "mae_b").flatMap(f -> TestBackends.ALL.stream().map(b -> Arguments.of(f, b)));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -59,7 +53,7 @@ class CrateMaeParityTest {
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
     void lossPredictionMaskAndGradientsMatchPyTorch(String name, String backendName) throws Exception {
-        Backend be = backendName.equals("simd") ? simd : reference;
+        Backend be = TestBackends.named(backendName);
         TensorFile f = SafeTensors.read(Path.of(getClass().getResource("/mae/" + name + ".safetensors").toURI()));
         Map<String, StoredTensor> params = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> { if (!k.startsWith("grad.") && !DATA.contains(k)) params.put(k, v); });

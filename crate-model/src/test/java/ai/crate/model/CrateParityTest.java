@@ -8,17 +8,14 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.BackendContractTest;
-import ai.crate.engine.ReferenceBackend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
 import ai.crate.model.io.TensorFile;
-import ai.crate.simd.SimdBackend;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -27,21 +24,15 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Our CRATE against PyTorch on the fixtures written by tools/pytorch/gen_parity_fixtures.py (a float64 oracle):
  * logits within 1e-4, the loss within 1e-5 relative, every parameter gradient within 1e-3 relative (L2), on the
- * reference and the SIMD backends; the .pth and checkpoint.pth.tar imports hold the same weights bit for bit.
+ * reference, SIMD and CUDA backends (CUDA emulated on the CPU, and on a GPU when there is one); the .pth and
+ * checkpoint.pth.tar imports hold the same weights bit for bit.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CrateParityTest {
     static final double LOGIT_ATOL = 1e-4, LOSS_RTOL = 1e-5, GRAD_REL_L2 = 1e-3;
 
-    private final SimdBackend simd = new SimdBackend(2);
-    private final Backend reference = new ReferenceBackend();
-
-    @AfterAll
-    void close() { simd.close(); }
-
     Stream<Arguments> cases() {
-        return Stream.of("parity_a", "parity_b").flatMap(f -> Stream.of(Arguments.of(f, "reference"),
-                Arguments.of(f, "simd")));
+        return Stream.of("parity_a", "parity_b").flatMap(f -> TestBackends.ALL.stream().map(b -> Arguments.of(f, b)));
     }
 
     static Path fixture(String file) throws Exception {
@@ -61,7 +52,7 @@ class CrateParityTest {
         return new TensorFile(f.source(), params, f.metadata());
     }
 
-    private Backend backend(String name) { return name.equals("simd") ? simd : reference; }
+    private Backend backend(String name) { return TestBackends.named(name); }
 
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("cases")
@@ -117,11 +108,11 @@ class CrateParityTest {
         TensorFile st = SafeTensors.read(fixture(name + ".safetensors"));
         TensorFile params = parameters(st);
         Crate fromSafetensors = new Crate(CrateCheckpoints.inferConfig(params,
-                CrateCheckpoints.LoadOptions.defaults()), simd, 0);
+                CrateCheckpoints.LoadOptions.defaults()), TestBackends.named("simd"), 0);
         CrateCheckpoints.loadInto(fromSafetensors, params);
         // a .pth has no metadata: the head count comes from the caller; pooling must too for the mean-pooled one
         Pool pool = fromSafetensors.config().pool();
-        Crate fromTorch = CrateCheckpoints.load(fixture(torchFile), simd,
+        Crate fromTorch = CrateCheckpoints.load(fixture(torchFile), TestBackends.named("simd"),
                 new CrateCheckpoints.LoadOptions(heads, pool, null, null));
         assertEquals(fromSafetensors.config(), fromTorch.config(), "config inferred from the .pth shapes");
         for (var e : fromSafetensors.namedParameters().entrySet()) {
@@ -129,7 +120,7 @@ class CrateParityTest {
                     fromTorch.namedParameters().get(e.getKey()).value().toFloatArray(), e.getKey());
         }
         StoredTensor img = st.tensors().get("images");
-        Tensor images = simd.fromArray(img.floats(), img.shape());
+        Tensor images = TestBackends.named("simd").fromArray(img.floats(), img.shape());
         assertArrayEquals(fromSafetensors.inference().logits(images).toFloatArray(),
                 fromTorch.inference().logits(images).toFloatArray(), torchFile + " logits");
     }

@@ -666,7 +666,7 @@ public final class CudaBackend implements Backend {
         optimizerChecks("adamWStep", w, g, m, v);
         double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
         launchElementwise("adamw_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
-                .ptr(mem(m), bytes(m)).ptr(mem(v), bytes(v)).i64(w.size()).f32(lr).f32(beta1).f32(beta2).f32(eps)
+                .ptr(mem(m), bytes(m)).ptr(mem(v), bytes(v)).i64(w.size()).f32(beta1).f32(beta2).f32(eps)
                 .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)));
     }
 

@@ -6,6 +6,7 @@ import ai.crate.engine.BackendProvider;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 
 /**
  * The shared backend contract on a real GPU: every op of {@link CudaBackend} against the reference oracle on the
@@ -13,18 +14,18 @@ import org.junit.jupiter.api.Assumptions;
  * test is skipped with the probe's reason printed (the same kernels still run in {@code CudaBackendEmulatedTest}).
  */
 class CudaBackendGpuTest extends BackendContractTest {
-    private static boolean reported;
-
-    @Override
-    protected Backend backend() {
+    /** Before any test, so the misuse tests (which expect exceptions) are skipped too rather than failed. */
+    @BeforeAll
+    void requireGpu() {
         BackendProvider.Probe probe = new CudaBackendProvider().probe();
         if (!probe.available()) {
-            if (!reported) System.out.println("CudaBackendGpuTest: every test skipped: " + probe.reason());
-            reported = true;
+            System.out.println("CudaBackendGpuTest: every test skipped: " + probe.reason());
             Assumptions.abort(probe.reason());
         }
-        return new CudaBackend(JCudaDevice.open(CudaBackendProvider.ordinal()));
     }
+
+    @Override
+    protected Backend backend() { return new CudaBackend(JCudaDevice.open(CudaBackendProvider.ordinal())); }
 
     @Override
     protected List<int[]> gemmShapes() {

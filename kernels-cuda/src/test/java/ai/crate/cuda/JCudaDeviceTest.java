@@ -29,11 +29,13 @@ import org.junit.jupiter.api.Test;
  */
 class JCudaDeviceTest {
     private static JCudaDevice device;
+    private static boolean skipReported;
 
     private static JCudaDevice device() {
         BackendProvider.Probe probe = new CudaBackendProvider().probe();
         if (!probe.available()) {
-            System.out.println("JCudaDeviceTest skipped: " + probe.reason());
+            if (!skipReported) System.out.println("JCudaDeviceTest: GPU tests skipped: " + probe.reason());
+            skipReported = true;
             Assumptions.abort(probe.reason());
         }
         synchronized (JCudaDeviceTest.class) {

@@ -8,18 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
-import ai.crate.engine.ReferenceBackend;
+import ai.crate.model.TestBackends;
 import ai.crate.model.Crate;
 import ai.crate.model.CrateCheckpoints;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
 import ai.crate.model.io.TensorFile;
-import ai.crate.simd.SimdBackend;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,25 +31,19 @@ import org.junit.jupiter.params.provider.MethodSource;
  * must have moved every parameter by at least 5x that bound, and our error must stay within 1% of that movement (the
  * step itself is right, not only the weights it started from). Also: an optimizer rebuilt from
  * {@link Optimizer#state()} and the weights after two steps takes a third step bit-identical to the uninterrupted run.
- * On the reference and the SIMD backends.
+ * On every test backend (TestBackends: reference, SIMD, CUDA emulated and on a GPU).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OptimizerParityTest {
     static final double REL_L2 = 1e-4, MIN_MOVE = 5 * REL_L2, STEP_REL = 1e-2;
     static final int STEPS = 3;
 
-    private final SimdBackend simd = new SimdBackend(2);
-    private final Backend reference = new ReferenceBackend();
-
-    @AfterAll
-    void close() { simd.close(); }
-
     Stream<Arguments> cases() {
-        return Stream.of("adamw", "lion", "sgd", "sgd_nesterov").flatMap(f -> Stream.of(Arguments.of(f, "reference"),
-                Arguments.of(f, "simd")));
+        return Stream.of("adamw", "lion", "sgd", "sgd_nesterov")
+                .flatMap(f -> TestBackends.ALL.stream().map(b -> Arguments.of(f, b)));
     }
 
-    private Backend backend(String name) { return name.equals("simd") ? simd : reference; }
+    private Backend backend(String name) { return TestBackends.named(name); }
 
     static TensorFile fixture(String name) throws Exception {
         var url = OptimizerParityTest.class.getResource("/optim/" + name + ".safetensors");

@@ -93,10 +93,14 @@ public final class EmulatorBuild {
         }
     }
 
-    /** kernels-cuda: the working directory (surefire's, the module's) or its kernels-cuda (run from the root). */
+    /**
+     * kernels-cuda: the working directory (surefire's, the module's), its kernels-cuda (run from the root), or the
+     * sibling kernels-cuda (tests of another module, e.g. crate-model's, using the emulator from the test-jar).
+     */
     private static Path moduleDirectory() throws IOException {
         Path cwd = Path.of("").toAbsolutePath();
-        for (Path candidate : List.of(cwd, cwd.resolve("kernels-cuda"))) {
+        Path sibling = cwd.getParent() == null ? cwd : cwd.getParent().resolve("kernels-cuda");
+        for (Path candidate : List.of(cwd, cwd.resolve("kernels-cuda"), sibling)) {
             if (Files.isDirectory(candidate.resolve("src/main/cuda"))) return candidate;
         }
         throw new IOException("cannot find kernels-cuda/src/main/cuda from " + cwd);
