@@ -17,6 +17,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -126,6 +127,33 @@ class CrateCliTest {
         assertTrue(o.get("forward_gflops_per_image").getAsDouble() > 0);
         Run text = run("info", "--config", "fmnist-small");
         assertTrue(text.out().contains("fmnist-small") && text.out().contains("192"), text.out());
+    }
+
+    @Test
+    void deviceOptionPicksTheCpuOrSaysWhyCudaCannotRun() {
+        String[] bench = {"bench", "--config", "fmnist-small", "--batch", "2", "--warmup", "0", "--runs", "1",
+                "--steps", "1", "--json", "--device"};
+        Run cpu = run(concat(bench, "cpu"));
+        assertEquals(0, cpu.code(), cpu.err());
+        assertEquals("simd", JsonParser.parseString(cpu.out()).getAsJsonObject().get("backend").getAsString());
+        var probe = ai.crate.engine.Backends.probes().get("cuda");
+        Run cuda = run(concat(bench, "cuda"));
+        if (probe.available()) {
+            assertEquals(0, cuda.code(), cuda.err());
+            assertEquals("cuda", JsonParser.parseString(cuda.out()).getAsJsonObject().get("backend").getAsString());
+        } else {
+            assertEquals(2, cuda.code(), "asking for an unavailable GPU is an error, not a silent CPU run");
+            assertTrue(cuda.err().contains("'cuda' is unavailable") && cuda.err().contains(probe.reason()), cuda.err());
+        }
+        Run bad = run(concat(bench, "tpu"));
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("tpu") && bad.err().contains("cuda, cpu"), bad.err());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Test

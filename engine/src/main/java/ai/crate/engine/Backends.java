@@ -86,7 +86,9 @@ public final class Backends {
                 LOG.log(Level.INFO, "Using backend {0}: {1}{2}", e.getKey(), e.getValue().reason(), skipped);
                 return defaultBackend;
             }
-            skipped.append("; ").append(e.getKey()).append(" unavailable: ").append(e.getValue().reason());
+            String reason = e.getValue().reason();   // a reason that names its backend is not prefixed again
+            skipped.append("; ").append(reason.regionMatches(true, 0, e.getKey(), 0, e.getKey().length())
+                    ? reason : e.getKey() + " unavailable: " + reason);
         }
         throw new IllegalStateException("no backend available" + skipped);
     }
