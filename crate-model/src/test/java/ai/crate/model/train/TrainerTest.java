@@ -18,29 +18,32 @@ import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Optimizer;
 import ai.crate.model.optim.Param;
 import ai.crate.model.optim.Schedule;
-import ai.crate.simd.SimdBackend;
+import ai.crate.engine.Backend;
+import ai.crate.model.TestBackends;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The training loop on a tiny CRATE and a synthetic, learnable data set: it learns, and resumes bit-exactly. */
+/**
+ * The training loop on a tiny CRATE and a synthetic, learnable data set: it learns, and resumes bit-exactly. On the
+ * SIMD backend here, and on the emulated CUDA backend in {@link TrainerOnCudaTest}.
+ */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TrainerTest {
-    private final SimdBackend be = new SimdBackend(2);
+    private final Backend be = backend();
     private final CrateConfig config = new CrateConfig(8, 1, 4, 16, 2, 2, 3, Pool.CLS, 0.1f, 0.1f);
     private final ImageDataset trainSet = synthetic(192, 1), testSet = synthetic(48, 2);
 
     @TempDir
     Path dir;
 
-    @AfterAll
-    void close() { be.close(); }
+    /** The backend every test here trains on. */
+    protected Backend backend() { return TestBackends.named("simd"); }
 
     /** Class k is a bright band in rows 2k..2k+2 over noise: easy enough to learn in a few epochs. */
     static ImageDataset synthetic(int n, long seed) {

@@ -39,7 +39,7 @@ import ai.crate.cuda.KernelArgs;
  *   <li>each launch's arguments against the kinds of the kernel's parameters (a wrong count, an i64 for an int),
  *       and its block against the kernel's {@code __launch_bounds__};
  *   <li>bounds: every allocation lies between guard bands, checked after each launch (the allocations its pointers
- *       point into) and by every synchronizing call (all of them); a kernel that wrote into one fails the next
+ *       point into), when freed and at close (all of them); a kernel that wrote into one fails the next
  *       {@link #synchronize()}, {@link #free}, download or {@link #close()}, as a GPU reports an illegal address
  *       at the next synchronizing call, naming the kernel and the allocation's size. Blocks that write past their
  *       dynamic shared memory fail the launch;
@@ -101,7 +101,7 @@ public final class EmulatedDevice implements Device {
     @Override
     public synchronized void free(DeviceMemory memory) {
         Allocation allocation = live(memory, "free");
-        checkGuards(live);
+        checkGuards(List.of(allocation));
         live.remove(allocation);
         allocation.arena.close();
         throwPendingError();
@@ -176,7 +176,7 @@ public final class EmulatedDevice implements Device {
             }
             error = lib.launch(arena.allocateFrom(kernel), grid, block, sharedBytes, params);
         } finally {
-            checkGuards(pointedTo);   // now, to name this kernel; the synchronizing calls check every allocation
+            checkGuards(pointedTo);   // now, to name this kernel; close() checks every allocation once more
         }
         if (error != null) throw new CudaException("kernel " + kernel + ": " + error);
     }
@@ -187,7 +187,6 @@ public final class EmulatedDevice implements Device {
     @Override
     public synchronized void synchronize() {
         ensureOpen();
-        checkGuards(live);
         throwPendingError();
     }
 
@@ -265,7 +264,6 @@ public final class EmulatedDevice implements Device {
 
     /** Copies {@code count} elements of device memory into a Java array, after reporting a bounds error. */
     private void get(DeviceMemory src, long srcByteOffset, ValueLayout layout, Object dst, int dstIndex, int count) {
-        checkGuards(live);
         throwPendingError();
         MemorySegment.copy(range("download", src, srcByteOffset, layout.byteSize() * count), layout, 0, dst, dstIndex,
                 count);
@@ -282,8 +280,8 @@ public final class EmulatedDevice implements Device {
     /**
      * Records the first broken guard band among {@code allocations} for {@link #throwPendingError} (and repairs it,
      * so each overrun is reported once). A kernel reaches memory only through its pointer arguments, so checking
-     * those after each launch names the kernel exactly; the synchronizing calls check every allocation for writes
-     * that strayed further.
+     * those after each launch names the kernel exactly (reported at the next synchronizing call); free and close
+     * check what they release, which also catches writes that strayed past a neighbour's guard band.
      */
     private void checkGuards(Iterable<Allocation> allocations) {
         for (Allocation allocation : allocations) {
