@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU check of the CUDA backend in one run, for a GPU host with no JDK, Maven or network (the device machine).
-# Prepare here:   ../shared/device/pack.sh          (bundles a JDK 25 runtime, all jars and test classes in .device/)
+# Prepare here:   bash tools/device/pack-cuda.sh    (a JDK 25 runtime, the jars and test classes in .device/, < 64 MiB)
 # Run there:      bash tools/device/cuda-checks.sh   (from the repository root; carry .device; writes to $OUT)
 # Steps, each logged to $OUT/<step>.log and summarised at the end:
 #   1. the backend contract on the GPU (every op vs the reference oracle) and the JCuda device tests;

@@ -21,7 +21,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The prebuilt kernel image in resources matches src/main/cuda (see build-kernels.sh). */
 class KernelImageTest {
-    private static final Path SOURCES = Path.of(System.getProperty("crate.cuda.sources", "src/main/cuda"));
+    private static final Path SOURCES = sources();
+
+    /** Set by the pom; otherwise (a bundled run from the repository root) src/main/cuda or kernels-cuda/src/main/cuda. */
+    private static Path sources() {
+        String property = System.getProperty("crate.cuda.sources");
+        if (property != null) return Path.of(property);
+        Path local = Path.of("src/main/cuda");
+        return java.nio.file.Files.isDirectory(local) ? local : Path.of("kernels-cuda/src/main/cuda");
+    }
 
     private static Set<String> cuModules() {
         Set<String> names = new TreeSet<>();
