@@ -4,6 +4,7 @@ import ai.crate.engine.Backend;
 import ai.crate.engine.BinaryOp;
 import ai.crate.engine.ReduceOp;
 import ai.crate.engine.Tensor;
+import ai.crate.engine.UnaryOp;
 import ai.crate.model.io.StoredTensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -69,31 +70,44 @@ public abstract class Optimizer {
     public final void zeroGrad() { for (Param p : params) p.variable().zeroGrad(); }
 
     /**
-     * Scales every gradient by maxNorm / (‖g‖ + 1e-6) when the global L2 norm ‖g‖ exceeds maxNorm, as
-     * torch.nn.utils.clip_grad_norm_; returns ‖g‖ before clipping.
+     * As torch.nn.utils.clip_grad_norm_: every gradient times min(1, maxNorm / (‖g‖ + 1e-6)), ‖g‖ the global L2 norm
+     * over all parameters. Computed on the backend without reading anything back (a GPU step stays queued); returns
+     * ‖g‖ before clipping as a one-element tensor (its {@code item()} waits for it), or null when no parameter has a
+     * gradient.
      */
-    public final double clipGradNorm(float maxNorm) {
-        double sumSquares = 0;
+    public final Tensor clipGradNorm(float maxNorm) {
+        if (!(maxNorm > 0)) throw new IllegalArgumentException("clipGradNorm: maxNorm must be positive, got " + maxNorm);
+        Backend be = null;
+        Tensor total = null;
         for (Param p : params) {
             Tensor g = p.variable().grad();
             if (g == null) continue;
-            Backend be = g.backend();
-            Tensor sq = be.allocate(g.shape()), total = be.allocate();
-            be.binary(BinaryOp.MUL, g, g, sq);
-            be.reduce(ReduceOp.SUM, sq.reshape(-1), 0, total);
-            sumSquares += total.item();
-            be.release(sq);
-            be.release(total);
-        }
-        double norm = Math.sqrt(sumSquares);
-        double coef = maxNorm / (norm + 1e-6);
-        if (coef < 1) {
-            for (Param p : params) {
-                Tensor g = p.variable().grad();
-                if (g != null) g.backend().affine(g, (float) coef, 0f, g);
+            if (be == null) {
+                be = g.backend();
+                total = be.empty(1);
             }
+            Tensor sq = be.allocate(g.shape()), part = be.allocate(1);
+            be.binary(BinaryOp.MUL, g, g, sq);
+            be.reduce(ReduceOp.SUM, sq.reshape(-1), 0, part);
+            be.binary(BinaryOp.ADD, total, part, total);
+            be.release(sq);
+            be.release(part);
         }
-        return norm;
+        if (total == null) return null;
+        be.unary(UnaryOp.SQRT, total, total);
+        Tensor coef = be.allocate(1), one = be.allocate(1);
+        be.affine(total, 1f, 1e-6f, coef);
+        be.unary(UnaryOp.RECIPROCAL, coef, coef);
+        be.affine(coef, maxNorm, 0f, coef);
+        be.fill(one, 1f);
+        be.binary(BinaryOp.MIN, coef, one, coef);
+        for (Param p : params) {
+            Tensor g = p.variable().grad();
+            if (g != null) be.binary(BinaryOp.MUL, g, coef, g);
+        }
+        be.release(coef);
+        be.release(one);
+        return total;
     }
 
     /** The moment buffers under stable names ("{kind}.{parameter}"), for a checkpoint; the step count is separate. */

@@ -27,7 +27,8 @@ public record ClassifierTask(Crate crate, float labelSmoothing) implements Train
         int[] labels = Arrays.copyOf(batch.labels(), batch.size());
         Variable logits = crate.forward(images);
         Variable loss = F.crossEntropy(logits, labels, labelSmoothing);
-        return new StepLoss(loss, Trainer.correct(logits.value().toFloatArray(), labels, crate.config().numClasses()));
+        return new StepLoss(loss,
+                () -> Trainer.correct(logits.value().toFloatArray(), labels, crate.config().numClasses()));
     }
 
     @Override

@@ -163,6 +163,12 @@ public final class Trainer {
                     Tensor images = be.fromArray(b.images(), train.batchShape(b.size()));
                     TrainingTask.StepLoss out = task.loss(images, b, step);
                     Variable loss = out.loss();
+                    loss.backward();
+                    if (settings.clip() > 0) optimizer.clipGradNorm(settings.clip());
+                    optimizer.step();
+                    task.weightsChanged();
+                    // The step's only read-back, after the whole step is queued (a GPU runs it meanwhile). A
+                    // non-finite loss has already spoiled the weights in memory, but nothing is saved after it.
                     double lossValue = loss.value().item();
                     if (!Double.isFinite(lossValue)) {
                         loss.releaseGraph();
@@ -170,11 +176,7 @@ public final class Trainer {
                                 + ", batch " + stepInEpoch + "); training stopped, the last good checkpoint stays at "
                                 + lastCheckpoint());
                     }
-                    int correct = out.correct();
-                    loss.backward();
-                    if (settings.clip() > 0) optimizer.clipGradNorm(settings.clip());
-                    optimizer.step();
-                    task.weightsChanged();
+                    int correct = out.correct().getAsInt();
                     loss.releaseGraph();
                     optimizer.zeroGrad();
                     be.release(images);

@@ -9,11 +9,16 @@ import ai.crate.model.data.BatchLoader;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import java.util.Map;
+import java.util.function.IntSupplier;
 
 /** What a {@link Trainer} trains: a model, its loss on a batch, its test figures, and how it is saved and loaded. */
 public interface TrainingTask {
-    /** One batch's loss (on the tape) and how many of its examples count as right (0 when that has no meaning). */
-    record StepLoss(Variable loss, int correct) {}
+    /**
+     * One batch's loss (on the tape) and how many of its examples count as right (0 when that has no meaning). The
+     * count is read after the optimizer step, before the graph is released, so an asynchronous backend runs the
+     * whole step without a read-back in the middle.
+     */
+    record StepLoss(Variable loss, IntSupplier correct) {}
 
     Module model();
 
