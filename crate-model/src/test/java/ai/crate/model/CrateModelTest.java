@@ -17,8 +17,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** Structure, initialisation and the inference path of the CRATE classifier, on the reference backend. */
+/** Structure, initialisation and the inference path of the CRATE classifier, on the reference backend (inference on all). */
 class CrateModelTest {
     private final Backend be = new ReferenceBackend();
     private final CrateConfig small = new CrateConfig(12, 3, 4, 12, 2, 3, 5, Pool.CLS, 0.1f, 0.1f);
@@ -117,6 +119,27 @@ class CrateModelTest {
                 for (int j = 0; j < small.tokens(); j++) sum += a[row * small.tokens() + j];
                 assertEquals(1.0, sum, 1e-5, "attention row " + row + " sums to 1");
             }
+        }
+    }
+
+    /**
+     * The no-tape inference path (logits and attention maps, as eval, predict and the white-box tools use it) on each
+     * other backend against the taped forward on the reference: the same seed gives the same weights everywhere.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"simd", "cuda-emulated", "cuda"})
+    void inferenceOnEveryBackendMatchesTheReferenceForward(String name) {
+        Backend other = TestBackends.named(name);
+        for (Pool pool : Pool.values()) {
+            float[] expected = new Crate(small.withPool(pool), be, 3).forward(images(small, 3, 11)).value().toFloatArray();
+            Tensor x = other.empty(3, small.channels(), small.imageSize(), small.imageSize());
+            other.randomUniform(x, 11, -1f, 1f);
+            CrateInference.Output out = new Crate(small.withPool(pool), other, 3).inference().forward(x, true);
+            BackendContractTest.assertClose(name + " inference vs reference forward, pool " + pool, expected,
+                    out.logits().toFloatArray(), 1e-5, 1e-4);
+            BackendContractTest.assertClose(name + " attention of layer 0", new Crate(small.withPool(pool), be, 3)
+                    .inference().forward(images(small, 3, 11), true).attention().getFirst().toFloatArray(),
+                    out.attention().getFirst().toFloatArray(), 1e-6, 1e-4);
         }
     }
 
