@@ -20,13 +20,18 @@ struct View {
     int strides[CRATE_MAX_RANK];
 };
 
-// Element offset of row-major linear index i in view v.
+// Element offset of row-major linear index i in view v. Unrolled over the fixed maximum rank so every index into
+// the struct is a constant: with a loop bounded by v.rank the compiler copies the struct to local memory (a stack
+// frame in every elementwise kernel, measured with ptxas --resource-usage).
 __device__ __forceinline__ long long viewOffset(const View& v, long long i) {
     long long off = 0;
-    for (int d = v.rank - 1; d >= 0; d--) {
-        int size = v.shape[d];
-        off += (i % size) * (long long) v.strides[d];
-        i /= size;
+#pragma unroll
+    for (int d = CRATE_MAX_RANK - 1; d >= 0; d--) {
+        if (d < v.rank) {
+            int size = v.shape[d];
+            off += (i % size) * (long long) v.strides[d];
+            i /= size;
+        }
     }
     return off;
 }
