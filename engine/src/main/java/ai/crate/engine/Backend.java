@@ -139,11 +139,25 @@ public interface Backend {
     /** The adjoint of {@link #gather}: out[…index[…]…] += src[…]. Accumulates into out. */
     void scatterAdd(Tensor src, int axis, int[] index, Tensor out);
 
-    /** out = the inputs joined along {@code axis}. */
-    void concat(List<Tensor> xs, int axis, Tensor out);
+    /** out = the inputs joined along {@code axis}. By default one {@link #copy} per input into its slice of out. */
+    default void concat(List<Tensor> xs, int axis, Tensor out) {
+        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
+        OpChecks.sameBackend("concat", this, out);
+        int ax = OpChecks.concat("concat", xs, axis, out);
+        int at = 0;
+        for (Tensor x : xs) {
+            copy(x, out.slice(ax, at, at + x.dim(ax)));
+            at += x.dim(ax);
+        }
+    }
 
-    /** out = x[…, start : start + out.dim(axis), …] along {@code axis}. */
-    void slice(Tensor x, int axis, int start, Tensor out);
+    /** out = x[…, start : start + out.dim(axis), …] along {@code axis}. By default a {@link #copy} of that view. */
+    default void slice(Tensor x, int axis, int start, Tensor out) {
+        OpChecks.sameBackend("slice", this, x, out);
+        int ax = OpChecks.slice("slice", x, axis, start, out);
+        OpChecks.contiguous("slice", "output", out);
+        copy(x.slice(ax, start, start + out.dim(ax)), out);
+    }
 
     // ---- fused CRATE layers ------------------------------------------------------------------------------------
 

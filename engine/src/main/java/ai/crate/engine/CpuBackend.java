@@ -5,13 +5,12 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Storage shared by the CPU backends: a heap {@code float[]} per tensor. Ops are each backend's own, except concat
- * and slice, which are only copies between views and so are written once here on top of each backend's copy.
+ * Storage shared by the CPU backends: a heap {@code float[]} per tensor, pooled for reuse. Ops are each backend's
+ * own (concat and slice, copies between views, come from {@link Backend}'s defaults on top of each backend's copy).
  */
 public abstract class CpuBackend implements Backend {
     /** Released arrays by length, for {@link #allocate}; at most {@link #poolLimit} floats are kept. */
@@ -88,26 +87,6 @@ public abstract class CpuBackend implements Backend {
         int[] shape = t.shape(), strides = t.strides();
         for (int i = 0; i < n; i++) out[i] = d[(int) (t.offset() + Layout.offsetOf(i, shape, strides))];
         return out;
-    }
-
-    @Override
-    public final void concat(List<Tensor> xs, int axis, Tensor out) {
-        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
-        OpChecks.sameBackend("concat", this, out);
-        int ax = OpChecks.concat("concat", xs, axis, out);
-        int at = 0;
-        for (Tensor x : xs) {
-            copy(x, out.slice(ax, at, at + x.dim(ax)));
-            at += x.dim(ax);
-        }
-    }
-
-    @Override
-    public final void slice(Tensor x, int axis, int start, Tensor out) {
-        OpChecks.sameBackend("slice", this, x, out);
-        int ax = OpChecks.slice("slice", x, axis, start, out);
-        OpChecks.contiguous("slice", "output", out);
-        copy(x.slice(ax, start, start + out.dim(ax)), out);
     }
 
     /** The heap array behind {@code t}, after checking it belongs to this backend. */

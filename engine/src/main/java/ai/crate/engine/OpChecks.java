@@ -65,6 +65,13 @@ public final class OpChecks {
         return x.dim(-1);
     }
 
+    /** Checks a last-axis row op's backward (y and dy of one shape, dx contiguous) and returns the row width. */
+    public static int rowsBackward(String op, Tensor y, Tensor dy, Tensor dx) {
+        int c = rows(op, y, dx);
+        Shapes.requireSameShape(op, y, "y", dy, "dy");
+        return c;
+    }
+
     public static void layerNorm(String op, Tensor x, Tensor gamma, Tensor beta, Tensor out, Tensor mean,
                                  Tensor rstd) {
         Shapes.requireRankAtLeast(op, "x", x, 1);

@@ -15,7 +15,6 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -365,8 +364,7 @@ public final class CudaBackend implements Backend {
 
     private void softmaxBackward(String op, Tensor y, Tensor dy, Tensor dx, boolean log) {
         OpChecks.sameBackend(op, this, y, dy, dx);
-        int c = OpChecks.rows(op, y, dx);
-        Shapes.requireSameShape(op, y, "y", dy, "dy");
+        int c = OpChecks.rowsBackward(op, y, dy, dx);
         int rows = rows(y, c);
         if (rows == 0 || c == 0) return;
         Tensor yc = contiguousInput(y), dyc = contiguousInput(dy);
@@ -491,26 +489,6 @@ public final class CudaBackend implements Backend {
                 .ptr(mem(out), bytes(out)).i32(outer).i32(src.dim(ax)).i32(os[ax]).i32(inner));
         release(idx);
         releaseIfCopy(sc, src);
-    }
-
-    @Override
-    public void concat(List<Tensor> xs, int axis, Tensor out) {
-        OpChecks.sameBackend("concat", this, xs.toArray(new Tensor[0]));
-        OpChecks.sameBackend("concat", this, out);
-        int ax = OpChecks.concat("concat", xs, axis, out);
-        int at = 0;
-        for (Tensor x : xs) {
-            copy(x, out.slice(ax, at, at + x.dim(ax)));
-            at += x.dim(ax);
-        }
-    }
-
-    @Override
-    public void slice(Tensor x, int axis, int start, Tensor out) {
-        OpChecks.sameBackend("slice", this, x, out);
-        int ax = OpChecks.slice("slice", x, axis, start, out);
-        OpChecks.contiguous("slice", "output", out);
-        copy(x.slice(ax, start, start + out.dim(ax)), out);
     }
 
     // ---- fused CRATE layers ----------------------------------------------------------------------------------------

@@ -159,8 +159,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
 
     private void softmaxBackward(String op, Tensor y, Tensor dy, Tensor dx, boolean log) {
         OpChecks.sameBackend(op, this, y, dy, dx);
-        int c = OpChecks.rows(op, y, dx);
-        Shapes.requireSameShape(op, y, "y", dy, "dy");
+        int c = OpChecks.rowsBackward(op, y, dy, dx);
         Tensor yc = y.contiguous(), dyc = dy.contiguous();
         rows.softmaxBackward(data(op, yc), (int) yc.offset(), data(op, dyc), (int) dyc.offset(), data(op, dx),
                 (int) dx.offset(), rowCount(y, c), c, log);
