@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -148,6 +149,19 @@ class CrateCliTest {
         Run bad = run(concat(bench, "tpu"));
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("tpu") && bad.err().contains("cuda, cpu"), bad.err());
+    }
+
+    @Test
+    void devicesListsEveryBackendWithItsProbe() {
+        Run r = run("devices", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        for (String name : new String[] {"cuda", "simd", "reference"}) {
+            JsonObject row = o.getAsJsonObject(name);
+            assertEquals(ai.crate.engine.Backends.probes().get(name).available(), row.get("available").getAsBoolean());
+            assertTrue(!row.get("reason").getAsString().isBlank(), name + " has a reason");
+        }
+        assertEquals(List.of("cuda", "simd", "reference"), List.copyOf(o.keySet()), "best first");
     }
 
     private static String[] concat(String[] a, String... b) {
