@@ -24,7 +24,9 @@ step contract bash "$run" test --select-package ai.crate.cuda
 step parity-and-training bash "$run" test --select-class ai.crate.model.CrateParityTest \
   --select-class ai.crate.model.CrateMaeParityTest --select-class ai.crate.model.optim.OptimizerParityTest \
   --select-class ai.crate.model.train.CudaTrainingTest
-step gemm-crate bash -c "bash $run java ai.crate.bench.CudaGemmBenchmark > $OUT/gemm-crate.jsonl"
+# JCublas 12.6 needs libcublas.so.12: PyTorch's CUDA 12 wheels carry one (nvidia-cublas-cu12); offer it if present
+cublas_dir=$(python3 -c "import nvidia.cublas, os; print(os.path.join(os.path.dirname(nvidia.cublas.__file__), 'lib'))" 2>/dev/null || true)
+step gemm-crate bash -c "LD_LIBRARY_PATH=${cublas_dir}:${LD_LIBRARY_PATH:-} bash $run java ai.crate.bench.CudaGemmBenchmark > $OUT/gemm-crate.jsonl"
 step gemm-torch bash -c "python3 benchmarks/peer/gemm_peer_cuda.py > $OUT/gemm-torch.jsonl"
 for cfg in "cifar-tiny 128" "crate-tiny 64"; do
   set -- $cfg
