@@ -27,7 +27,7 @@ import java.util.Set;
  * <p>Memory: released tensors go to a caching pool keyed by length, so a training loop in steady state asks the
  * driver for nothing; when the driver runs out, the pool is emptied and the allocation retried once.
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("ai.crate.cuda.CudaBackend");
     private static final int THREADS = 256;
     private static final int ROWS_PER_BLOCK = 8;          // rows.cu: one warp per row, 8 warps per block
@@ -62,6 +62,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String toString() { return "cuda (" + device.description() + ")"; }
+
+    /** Frees the pooled memory and closes the device (its context, streams and modules); tensors die with it. */
+    @Override
+    public void close() {
+        emptyPool();
+        device.close();
+    }
 
     // ---- memory ----------------------------------------------------------------------------------------------------
 
