@@ -315,9 +315,11 @@ public final class F {
         be.reduce(ReduceOp.MEAN, losses, 0, loss);
         be.release(losses);
         return Variable.fromOp("crossEntropy", loss, List.of(logits), (dy, needs) -> {
-            Tensor dlosses = repeatAlong(scaled(dy.reshape(1), 1f / n), 0, n);
+            Tensor perRow = scaled(dy.reshape(1), 1f / n), dlosses = repeatAlong(perRow, 0, n);
             Tensor dz = be.allocate(z.shape());
             be.crossEntropyBackward(z, y, smoothing, dlosses, dz);
+            be.release(dlosses);
+            if (n != 1) be.release(perRow);   // scaled returned a new tensor (it returns dy itself for a scale of 1)
             return new Tensor[] {dz};
         });
     }

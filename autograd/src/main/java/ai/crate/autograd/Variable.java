@@ -67,6 +67,18 @@ public final class Variable {
         return new Variable(value, false, "constant", List.of(), null, List.of());
     }
 
+    private static final String TEMPORARY = "temporary";
+
+    /**
+     * A constant made for this graph alone (a layout copy of the input, say): like {@link #constant}, except that
+     * {@link #releaseGraph} hands its storage back with the graph's other buffers.
+     */
+    public static Variable temporary(Tensor value) {
+        return new Variable(value, false, TEMPORARY, List.of(), null, List.of());
+    }
+
+    private boolean isTemporary() { return rule == null && op.equals(TEMPORARY); }
+
     /**
      * The result of op {@code op}: {@code value} computed from {@code parents}, with the rule that sends its gradient
      * back to them. Records a node only when recording is on ({@link Autograd#isGradEnabled()}) and some parent
@@ -149,9 +161,10 @@ public final class Variable {
             throw new IllegalStateException("backward() needs a one-element output, but '" + op + "' has shape "
                     + Arrays.toString(value.shape()) + "; pass the output's gradient with backward(seed)");
         }
-        Tensor one = value.backend().empty(value.shape());
+        Tensor one = value.backend().allocate(value.shape());
         value.backend().fill(one, 1f);
         backward(one);
+        value.backend().release(one);   // leaves keep copies of what reached them, so the seed is free again
     }
 
     /**
@@ -237,10 +250,10 @@ public final class Variable {
             for (Variable p : v.parents) if (seen.add(p)) stack.push(p);
         }
         Set<Object> leaves = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Variable v : nodes) if (v.isLeaf()) leaves.add(v.value.storage());
+        for (Variable v : nodes) if (v.isLeaf() && !v.isTemporary()) leaves.add(v.value.storage());
         Set<Object> done = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Variable v : nodes) {
-            if (v.isLeaf() || v.released) continue;
+            if ((v.isLeaf() && !v.isTemporary()) || v.released) continue;
             List<Tensor> owned = new ArrayList<>(v.buffers);
             owned.add(v.value);
             for (Tensor t : owned) {
@@ -304,6 +317,14 @@ public final class Variable {
                 pending.put(p, total);
                 inFlight.drop(before);
                 inFlight.drop(gi);
+            }
+        }
+        // A rule may compute a gradient nobody needs (for a constant input): hand it back, after the needed ones are
+        // held, so a storage they share stays.
+        for (int i = 0; i < grads.length; i++) {
+            if (!needs[i] && grads[i] != null) {
+                inFlight.hold(grads[i]);
+                inFlight.drop(grads[i]);
             }
         }
     }

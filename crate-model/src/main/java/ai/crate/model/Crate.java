@@ -82,7 +82,8 @@ public final class Crate extends Module {
     Variable embed(Tensor images) {
         Variable patches = patchEmbed.forward(images);
         int b = patches.shape()[0];
-        Variable cls = F.add(Variable.constant(backend.empty(b, 1, config.dim())), clsToken);  // broadcast to [B, 1, d]
+        // zeros + cls broadcasts the token to [B, 1, d]; the graph owns the zeros (releaseGraph hands them back)
+        Variable cls = F.add(Variable.temporary(backend.empty(b, 1, config.dim())), clsToken);
         return F.add(F.concat(List.of(cls, patches), 1), posEmbedding);
     }
 

@@ -81,15 +81,16 @@ public final class CrateInference {
         PatchEmbed pe = model.patchEmbed();
         Tensor patches = PatchEmbed.patchify(images, c);
         Tensor normed = layerNorm(pe.patchNorm(), patches);
-        be.release(patches);
+        if (patches.storage() != images.storage()) be.release(patches);   // a copy unless already in patch order
         Tensor projected = linear(pe.projection(), normed);
         be.release(normed);
         Tensor tokens = layerNorm(pe.tokenNorm(), projected);
         be.release(projected);
         int b = tokens.dim(0), d = c.dim();
         Tensor z = be.allocate(b, c.tokens(), d);
-        Tensor cls = model.clsToken().value().reshape(1, 1, d);
-        for (int i = 0; i < b; i++) be.copy(cls.reshape(1, d), z.select(i).slice(0, 0, 1));
+        Tensor cls = model.clsToken().value();   // [1, 1, d], copied to every image in one pass by a stride-0 view
+        be.copy(new Tensor(be, cls.storage(), new int[] {b, 1, d}, new int[] {0, 0, 1}, cls.offset()),
+                z.slice(1, 0, 1));
         be.copy(tokens, z.slice(1, 1, c.tokens()));
         be.release(tokens);
         be.binary(BinaryOp.ADD, z, model.posEmbedding().value(), z);

@@ -142,12 +142,13 @@ public final class CrateMae extends Module {
     public Variable encode(Tensor images, float[] mask) {
         int b = images.dim(0), l = config.numPatches(), d = config.dim();
         Tensor patches = patchesChannelFirst(images, config);
-        Variable tokens = F.linear(Variable.constant(patches), F.reshape(patchWeight, d, -1), patchBias);
+        Variable in = patches.storage() == images.storage() ? Variable.constant(patches) : Variable.temporary(patches);
+        Variable tokens = F.linear(in, F.reshape(patchWeight, d, -1), patchBias);
         float[] keep = new float[mask.length];
         for (int i = 0; i < mask.length; i++) keep[i] = 1f - mask[i];
-        Variable kept = F.mul(tokens, Variable.constant(backend.fromArray(keep, b, l, 1)));
-        Variable filled = F.add(kept, F.mul(maskToken, Variable.constant(backend.fromArray(mask, b, l, 1))));
-        Variable cls = F.add(Variable.constant(backend.empty(b, 1, d)), clsToken);
+        Variable kept = F.mul(tokens, Variable.temporary(backend.fromArray(keep, b, l, 1)));
+        Variable filled = F.add(kept, F.mul(maskToken, Variable.temporary(backend.fromArray(mask, b, l, 1))));
+        Variable cls = F.add(Variable.temporary(backend.empty(b, 1, d)), clsToken);
         Variable z = F.add(F.concat(List.of(cls, filled), 1), decoderPosEmbed);
         for (CrateBlock block : blocks) z = block.forward(z, true);
         return norm.forward(z);
@@ -159,10 +160,12 @@ public final class CrateMae extends Module {
         Variable z = encode(images, mask);
         for (MaeDecoderBlock block : decoderBlocks) z = block.forward(z, true);
         Variable pred = F.slice(decoderPred.forward(decoderNorm.forward(z)), 1, 1, l + 1);
-        Variable perPatch = F.mean(F.square(F.sub(pred, Variable.constant(target(images)))), 2, false);
+        Tensor target = target(images);   // a copy in patch order: the graph owns it (releaseGraph hands it back)
+        Variable targetVar = target.storage() == images.storage() ? Variable.constant(target) : Variable.temporary(target);
+        Variable perPatch = F.mean(F.square(F.sub(pred, targetVar)), 2, false);
         double removed = 0;
         for (float m : mask) removed += m;
-        Variable loss = F.affine(F.sum(F.mul(perPatch, Variable.constant(backend.fromArray(mask, b, l)))),
+        Variable loss = F.affine(F.sum(F.mul(perPatch, Variable.temporary(backend.fromArray(mask, b, l)))),
                 (float) (1 / Math.max(removed, 1)), 0f);
         return new Output(loss, pred, mask);
     }

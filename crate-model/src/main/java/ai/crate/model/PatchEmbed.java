@@ -29,7 +29,11 @@ public final class PatchEmbed extends Module {
 
     /** Patch tokens [B, n, d]. */
     public Variable forward(Tensor images) {
-        return tokenNorm.forward(projection.forward(patchNorm.forward(Variable.constant(patchify(images, config)))));
+        // patchify copies the images into patch order (unless they already are): the graph owns such a copy, and
+        // releaseGraph hands it back
+        Tensor patches = patchify(images, config);
+        Variable in = patches.storage() == images.storage() ? Variable.constant(patches) : Variable.temporary(patches);
+        return tokenNorm.forward(projection.forward(patchNorm.forward(in)));
     }
 
     /** Images [B, C, H, W] → patches [B, (H/p)(W/p), p·p·C] in (p1 p2 c) order: one strided copy. */

@@ -10,13 +10,14 @@ import ai.crate.engine.Shapes;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
 import java.lang.System.Logger.Level;
+import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.Map;
-import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The CUDA backend: tensors live in device memory and every op is a kernel from {@code src/main/cuda} (GEMM, the
@@ -37,14 +38,44 @@ public final class CudaBackend implements Backend, AutoCloseable {
     /** 128×128 GEMM tiles only when they still give this many blocks; below it 64×64 tiles keep more SMs busy. */
     private static final long LARGE_TILE_MIN_BLOCKS = 264;
 
+    /** One daemon thread for every backend: it only moves unreachable allocations onto a queue. */
+    private static final Cleaner CLEANER = Cleaner.create();
+
     private final Device device;
     private final Map<Long, ArrayDeque<Pooled>> pool = new HashMap<>();
-    private final Set<DeviceMemory> pooled = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Allocations whose tensors the collector found unreachable without a {@link #release}. */
+    private final ConcurrentLinkedQueue<Storage.Handle> unreachable = new ConcurrentLinkedQueue<>();
+    private final AtomicLong reclaimed = new AtomicLong();
+    private volatile boolean closed;
 
     private record Pooled(DeviceMemory memory, Object queue) {}
 
-    /** Storage of a CUDA tensor: one device allocation of {@code floats} elements. */
-    public record Storage(DeviceMemory memory, long floats) {}
+    /**
+     * Storage of a CUDA tensor: one device allocation of {@code floats} elements, shared by all views of it. The
+     * memory comes back to the pool by {@link #release}, or, when every view became unreachable without one, by the
+     * garbage collector (device memory is not Java heap: nothing else would ever free it).
+     */
+    public static final class Storage {
+        private final DeviceMemory memory;
+        private final long floats;
+        private final Handle handle;
+
+        /** The memory and whether it went back already (release and the collector race for it; one wins). */
+        record Handle(DeviceMemory memory, long floats, AtomicBoolean returned) {}
+
+        private Storage(CudaBackend backend, DeviceMemory memory, long floats) {
+            this.memory = memory;
+            this.floats = floats;
+            Handle h = new Handle(memory, floats, new AtomicBoolean());
+            this.handle = h;
+            ConcurrentLinkedQueue<Handle> queue = backend.unreachable;   // the action must not reach this Storage
+            CLEANER.register(this, () -> { if (h.returned().compareAndSet(false, true)) queue.add(h); });
+        }
+
+        public DeviceMemory memory() { return memory; }
+
+        public long floats() { return floats; }
+    }
 
     public CudaBackend(Device device) {
         this.device = device;
@@ -66,6 +97,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     /** Frees the pooled memory and closes the device (its context, streams and modules); tensors die with it. */
     @Override
     public void close() {
+        closed = true;
         emptyPool();
         device.close();
     }
@@ -85,15 +117,15 @@ public final class CudaBackend implements Backend, AutoCloseable {
         int[] s = shape.clone();
         long n = Shapes.numel(s);
         long floats = Math.max(n, 1);   // the driver refuses empty allocations
-        return new Tensor(this, new Storage(take(floats), floats), s, Shapes.contiguousStrides(s), 0);
+        return new Tensor(this, new Storage(this, take(floats), floats), s, Shapes.contiguousStrides(s), 0);
     }
 
     private DeviceMemory take(long floats) {
+        reclaimUnreachable();
         synchronized (pool) {
             ArrayDeque<Pooled> q = pool.get(floats);
             Pooled p = q == null ? null : q.pollLast();
             if (p != null) {
-                pooled.remove(p.memory());
                 // Released on another thread's queue: that queue may still be using it.
                 if (p.queue() != device.currentQueue()) device.synchronize(p.queue());
                 return p.memory();
@@ -103,11 +135,42 @@ public final class CudaBackend implements Backend, AutoCloseable {
         try {
             return device.allocate(bytes);
         } catch (CudaOutOfMemoryException outOfMemory) {
-            if (emptyPool() == 0) throw outOfMemory;
-            LOG.log(Level.DEBUG, "device allocation of {0} bytes failed; emptied the pool and retrying", bytes);
+            // Tensors dropped without release hold device memory until the collector finds them: ask for a
+            // collection, give the cleaner a moment, then empty the pool and try once more.
+            System.gc();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            reclaimUnreachable();
+            long freed = emptyPool();
+            LOG.log(Level.INFO, "device allocation of {0} bytes failed; freed {1} bytes of pooled and unreachable "
+                    + "tensors, retrying once", bytes, freed);
             return device.allocate(bytes);
         }
     }
+
+    /**
+     * Pools the allocations the collector found unreachable. Their last use may be queued on any thread's stream,
+     * so one device-wide synchronisation comes first (collections are rare: one wait per batch of them).
+     */
+    private void reclaimUnreachable() {
+        if (unreachable.isEmpty() || closed) return;
+        device.synchronizeAll();
+        Object queue = device.currentQueue();
+        int n = 0;
+        synchronized (pool) {
+            for (Storage.Handle h; (h = unreachable.poll()) != null; n++) {
+                pool.computeIfAbsent(h.floats(), k -> new ArrayDeque<>()).addLast(new Pooled(h.memory(), queue));
+            }
+        }
+        reclaimed.addAndGet(n);
+        LOG.log(Level.DEBUG, "{0} device allocations of unreachable tensors back in the pool", n);
+    }
+
+    /** How many allocations came back through the collector rather than {@link #release} (a leak indicator). */
+    public long reclaimedByCollector() { return reclaimed.get(); }
 
     /** Frees every pooled allocation; returns how many bytes went back to the driver. */
     public long emptyPool() {
@@ -120,7 +183,6 @@ public final class CudaBackend implements Backend, AutoCloseable {
                 }
             }
             pool.clear();
-            pooled.clear();
         }
         return bytes;
     }
@@ -129,10 +191,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public void release(Tensor t) {
         Storage s = storage("release", t);
+        if (!s.handle.returned().compareAndSet(false, true)) {
+            throw new IllegalStateException("release: the storage of " + t + " was already released");
+        }
         synchronized (pool) {
-            if (!pooled.add(s.memory())) {
-                throw new IllegalStateException("release: the storage of " + t + " was already released");
-            }
             pool.computeIfAbsent(s.floats(), k -> new ArrayDeque<>()).addLast(new Pooled(s.memory(), device.currentQueue()));
         }
     }

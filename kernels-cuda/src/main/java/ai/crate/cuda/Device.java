@@ -48,6 +48,9 @@ public interface Device extends AutoCloseable {
     /** Waits for the calling thread's queued work; errors from it surface here. */
     void synchronize();
 
+    /** Waits for the work queued by every thread (memory whose last user is unknown may be reused after it). */
+    void synchronizeAll();
+
     /** A token for the calling thread's queue, so memory released on one queue is not reused on another too early. */
     Object currentQueue();
 

@@ -412,6 +412,13 @@ public final class JCudaDevice implements Device {
         t.stagingDone();
     }
 
+    @Override
+    public void synchronizeAll() {
+        PerThread t = thread();
+        check(cuCtxSynchronize(), "synchronizeAll (cuCtxSynchronize)" + t.lastKernelHint());
+        t.stagingDone();
+    }
+
     /** The calling thread's {@link CUstream}. */
     @Override public Object currentQueue() { return thread().stream; }
 

@@ -72,9 +72,11 @@ public abstract class Optimizer {
     /**
      * As torch.nn.utils.clip_grad_norm_: every gradient times min(1, maxNorm / (‖g‖ + 1e-6)), ‖g‖ the global L2 norm
      * over all parameters. Computed on the backend without reading anything back (a GPU step stays queued); returns
-     * ‖g‖ before clipping as a one-element tensor (its {@code item()} waits for it), or null when no parameter has a
-     * gradient.
+     * ‖g‖ before clipping as a one-element tensor the optimizer owns and overwrites at the next call (its
+     * {@code item()} waits for it), or null when no parameter has a gradient.
      */
+    private Tensor gradNorm;
+
     public final Tensor clipGradNorm(float maxNorm) {
         if (!(maxNorm > 0)) throw new IllegalArgumentException("clipGradNorm: maxNorm must be positive, got " + maxNorm);
         Backend be = null;
@@ -84,7 +86,9 @@ public abstract class Optimizer {
             if (g == null) continue;
             if (be == null) {
                 be = g.backend();
-                total = be.empty(1);
+                if (gradNorm == null || gradNorm.backend() != be) gradNorm = be.allocate(1);
+                total = gradNorm;
+                be.fill(total, 0f);
             }
             Tensor sq = be.allocate(g.shape()), part = be.allocate(1);
             be.binary(BinaryOp.MUL, g, g, sq);

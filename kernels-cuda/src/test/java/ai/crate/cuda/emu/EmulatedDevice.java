@@ -190,6 +190,9 @@ public final class EmulatedDevice implements Device {
         throwPendingError();
     }
 
+    @Override
+    public void synchronizeAll() { synchronize(); }
+
     /** The one queue: launches are synchronous, whichever thread makes them. */
     @Override
     public Object currentQueue() { return QUEUE; }
