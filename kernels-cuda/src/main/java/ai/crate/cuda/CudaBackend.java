@@ -45,7 +45,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final Map<Long, ArrayDeque<Pooled>> pool = new HashMap<>();
     /** Allocations whose tensors the collector found unreachable without a {@link #release}. */
     private final ConcurrentLinkedQueue<Storage.Handle> unreachable = new ConcurrentLinkedQueue<>();
-    private final AtomicLong reclaimed = new AtomicLong();
+    private final AtomicLong reclaimed = new AtomicLong(), fromDevice = new AtomicLong();
     private volatile boolean closed;
 
     private record Pooled(DeviceMemory memory, Object queue) {}
@@ -132,6 +132,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             }
         }
         long bytes = floats * Float.BYTES;
+        fromDevice.incrementAndGet();
         try {
             return device.allocate(bytes);
         } catch (CudaOutOfMemoryException outOfMemory) {
@@ -168,6 +169,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
         reclaimed.addAndGet(n);
         LOG.log(Level.DEBUG, "{0} device allocations of unreachable tensors back in the pool", n);
     }
+
+    /** How many allocations went to the device rather than the pool (flat in a training loop's steady state). */
+    public long allocationsFromDevice() { return fromDevice.get(); }
 
     /** How many allocations came back through the collector rather than {@link #release} (a leak indicator). */
     public long reclaimedByCollector() { return reclaimed.get(); }

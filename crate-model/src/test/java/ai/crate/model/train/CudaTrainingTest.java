@@ -80,6 +80,34 @@ class CudaTrainingTest {
         assertFollows(cpu, cuda, 1e-4, "emulated CUDA, 20 steps");
     }
 
+    /** After a warm-up, steps with clipping and AdamW take every buffer from the pool: none from the device. */
+    @Test
+    void steadyStateStepsAllocateNothingOnTheDevice() {
+        ai.crate.cuda.CudaBackend be = (ai.crate.cuda.CudaBackend) TestBackends.named("cuda-emulated");
+        CrateConfig c = CrateConfig.of(8, 3, 2, 32, 2, 4, 5);
+        int steps = 6, batch = 6;
+        int[][] labels = new int[steps][batch];
+        float[][] images = syntheticBatches(c, steps, batch, labels);
+        Crate model = new Crate(c, be, 0);
+        AdamW opt = new AdamW(Param.of(model.namedParameters(), false), 1e-3f, 0.05f);
+        long afterWarmUp = 0;
+        for (int s = 0; s < steps; s++) {
+            if (s == 3) afterWarmUp = be.allocationsFromDevice();
+            Tensor x = be.fromArray(images[s], batch, c.channels(), c.imageSize(), c.imageSize());
+            opt.zeroGrad();
+            Variable loss = F.crossEntropy(model.forward(x), labels[s], 0.1f);
+            loss.backward();
+            opt.clipGradNorm(1f);
+            opt.step();
+            model.markUpdated();
+            loss.value().item();
+            loss.releaseGraph();
+            be.release(x);
+        }
+        assertTrue(be.allocationsFromDevice() == afterWarmUp, (be.allocationsFromDevice() - afterWarmUp)
+                + " device allocations in 3 steady-state steps: something is dropped instead of released");
+    }
+
     @Test
     void gpuTrainingOfFmnistSmallFollowsTheCpuLossCurveFor200Steps() {
         Backend gpu = TestBackends.named("cuda");   // skips with the probe's reason without a GPU
