@@ -93,37 +93,37 @@ extern "C" __global__ void relu_gate_f32(const float* out, const float* dout, Vi
     FOR_EACH(i, n) g[i] = out[i] > 0.0f ? dout[at(doutv, i)] : 0.0f;
 }
 
-// ---- fused optimizer steps (one pass over each parameter; the decoupled decay is applied before) ---------------
+// ---- fused optimizer steps: one pass over each parameter, the decoupled decay w ← decay·w first ----------------
 
 // AdamW as torch.optim.AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr/bc₁ · m / (√v/√bc₂ + ε), with
 // invSqrtBc2 = 1/√bc₂ and stepScale = −lr/bc₁.
 extern "C" __global__ void adamw_step_f32(float* w, const float* g, float* m, float* v, long long n, float beta1,
-                                          float beta2, float eps, float invSqrtBc2, float stepScale) {
+                                          float beta2, float eps, float invSqrtBc2, float stepScale, float decay) {
     FOR_EACH(i, n) {
         float gi = g[i];
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;
         float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        w[i] += stepScale * (mi / (sqrtf(vi) * invSqrtBc2 + eps));
+        w[i] = w[i] * decay + stepScale * (mi / (sqrtf(vi) * invSqrtBc2 + eps));
     }
 }
 
 // Lion: w ← w − lr·sign(β₁m + (1−β₁)g), then m ← β₂m + (1−β₂)g.
 extern "C" __global__ void lion_step_f32(float* w, const float* g, float* m, long long n, float lr, float beta1,
-                                         float beta2) {
+                                         float beta2, float decay) {
     FOR_EACH(i, n) {
         float gi = g[i], mi = m[i];
         float u = beta1 * mi + (1.0f - beta1) * gi;
         float s = u > 0.0f ? 1.0f : (u < 0.0f ? -1.0f : 0.0f);
-        w[i] -= lr * s;
+        w[i] = w[i] * decay - lr * s;
         m[i] = beta2 * mi + (1.0f - beta2) * gi;
     }
 }
 
 // SGD with momentum μ (b may be null when μ = 0): b ← μb + g; w ← w − lr·(nesterov ? g + μb : b).
 extern "C" __global__ void sgd_step_f32(float* w, const float* g, float* b, long long n, float lr, float momentum,
-                                        int nesterov) {
+                                        int nesterov, float decay) {
     FOR_EACH(i, n) {
         float gi = g[i];
         float d = gi;
@@ -132,7 +132,7 @@ extern "C" __global__ void sgd_step_f32(float* w, const float* g, float* b, long
             b[i] = bi;
             d = nesterov ? gi + momentum * bi : bi;
         }
-        w[i] -= lr * d;
+        w[i] = w[i] * decay - lr * d;
     }
 }
 

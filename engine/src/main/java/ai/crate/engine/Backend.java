@@ -191,16 +191,18 @@ public interface Backend {
                       Tensor dx, Tensor dDict);
 
     // ---- fused optimizer steps ---------------------------------------------------------------------------------
-    // Each updates a parameter w (and its state) in place from its gradient g, after the optimizer has applied the
-    // decoupled weight decay. The defaults compose the elementwise ops above (a dozen passes over each parameter);
-    // a backend may fuse a step into one pass. All tensors are whole, contiguous and of one shape.
+    // Each updates a parameter w (and its state) in place from its gradient g, starting with the decoupled weight
+    // decay w ← decay·w (decay = 1 − lr·weight_decay, or 1 for none). The defaults compose the elementwise ops above
+    // (a dozen passes over each parameter); a backend may fuse a step into one pass. All tensors are whole,
+    // contiguous and of one shape.
 
     /**
      * AdamW as torch.optim.AdamW: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², then
      * w ← w − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε) for step t (counted from 1).
      */
     default void adamWStep(Tensor w, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                           long step) {
+                           float decay, long step) {
+        if (decay != 1f) affine(w, decay, 0f, w);
         Tensor t = allocate(w.shape());
         double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
         affine(m, beta1, 0f, m);
@@ -219,7 +221,8 @@ public interface Backend {
     }
 
     /** Lion (lion-pytorch): w ← w − lr·sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g. */
-    default void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2) {
+    default void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2, float decay) {
+        if (decay != 1f) affine(w, decay, 0f, w);
         Tensor t = allocate(w.shape()), gs = allocate(w.shape());
         affine(m, beta1, 0f, t);
         affine(g, 1f - beta1, 0f, gs);
@@ -238,7 +241,9 @@ public interface Backend {
      * SGD as torch.optim.SGD with dampening 0: b ← μb + g (a zero b makes the first step b = g), then
      * w ← w − lr·b, or w ← w − lr·(g + μb) with Nesterov. {@code momentumBuffer} is null when μ = 0.
      */
-    default void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov) {
+    default void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov,
+                         float decay) {
+        if (decay != 1f) affine(w, decay, 0f, w);
         Tensor t = allocate(w.shape());
         if (momentumBuffer == null) {
             affine(g, -lr, 0f, t);

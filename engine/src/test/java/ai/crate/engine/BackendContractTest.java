@@ -1363,8 +1363,8 @@ public abstract class BackendContractTest {
     // =================================================================================================================
 
     /**
-     * Three steps of each optimizer on parameters of awkward sizes: parameter and state after each step against the
-     * oracle's composition. An update is a few roundings of lr·(a ratio of moments): bounded like an elementwise op
+     * Three steps of each optimizer on parameters of awkward sizes, with and without decoupled decay: parameter and
+     * state after each step against the oracle's composition. An update is a few roundings of lr·(a ratio of moments): bounded like an elementwise op
      * on the state, and on w relative to its own size.
      */
     @ParameterizedTest(name = "n={0}")
@@ -1377,8 +1377,8 @@ public abstract class BackendContractTest {
         Pair w = pair(w0, n), m = pair(m0, n), v = pair(v0, n);
         for (int t = 1; t <= 3; t++) {
             Pair g = pair(grads[t - 1], n);
-            b().adamWStep(w.mine(), g.mine(), m.mine(), v.mine(), 1e-2f, 0.9f, 0.999f, 1e-8f, t);
-            oracle.adamWStep(w.ref(), g.ref(), m.ref(), v.ref(), 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            b().adamWStep(w.mine(), g.mine(), m.mine(), v.mine(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.9995f, t);
+            oracle.adamWStep(w.ref(), g.ref(), m.ref(), v.ref(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.9995f, t);
             assertPairClose("adamWStep " + t + " m", m, tol * maxAbs(oracle.toArray(m.ref())), tol);
             assertPairClose("adamWStep " + t + " v", v, tol * maxAbs(oracle.toArray(v.ref())), tol);
             assertPairClose("adamWStep " + t + " w", w, tol * maxAbs(w0), tol);
@@ -1386,8 +1386,8 @@ public abstract class BackendContractTest {
         Pair lw = pair(w0, n), lm = pair(m0, n);
         for (int t = 1; t <= 3; t++) {
             Pair g = pair(grads[t - 1], n);
-            b().lionStep(lw.mine(), g.mine(), lm.mine(), 1e-2f, 0.9f, 0.99f);
-            oracle.lionStep(lw.ref(), g.ref(), lm.ref(), 1e-2f, 0.9f, 0.99f);
+            b().lionStep(lw.mine(), g.mine(), lm.mine(), 1e-2f, 0.9f, 0.99f, t == 2 ? 1f : 0.999f);
+            oracle.lionStep(lw.ref(), g.ref(), lm.ref(), 1e-2f, 0.9f, 0.99f, t == 2 ? 1f : 0.999f);
             assertPairClose("lionStep " + t + " m", lm, tol * maxAbs(oracle.toArray(lm.ref())), tol);
             assertPairClose("lionStep " + t + " w", lw, tol * maxAbs(w0), tol);
         }
@@ -1395,10 +1395,10 @@ public abstract class BackendContractTest {
             Pair sw = pair(w0, n), sb = pair(m0, n), plain = pair(w0, n);
             for (int t = 1; t <= 3; t++) {
                 Pair g = pair(grads[t - 1], n);
-                b().sgdStep(sw.mine(), g.mine(), sb.mine(), 0.1f, 0.9f, nesterov);
-                oracle.sgdStep(sw.ref(), g.ref(), sb.ref(), 0.1f, 0.9f, nesterov);
-                b().sgdStep(plain.mine(), g.mine(), null, 0.1f, 0f, false);
-                oracle.sgdStep(plain.ref(), g.ref(), null, 0.1f, 0f, false);
+                b().sgdStep(sw.mine(), g.mine(), sb.mine(), 0.1f, 0.9f, nesterov, 0.995f);
+                oracle.sgdStep(sw.ref(), g.ref(), sb.ref(), 0.1f, 0.9f, nesterov, 0.995f);
+                b().sgdStep(plain.mine(), g.mine(), null, 0.1f, 0f, false, 1f);
+                oracle.sgdStep(plain.ref(), g.ref(), null, 0.1f, 0f, false, 1f);
                 String what = "sgdStep " + t + (nesterov ? " nesterov" : "");
                 assertPairClose(what + " buffer", sb, tol * maxAbs(oracle.toArray(sb.ref())), tol);
                 assertPairClose(what + " w", sw, tol * maxAbs(w0), tol);

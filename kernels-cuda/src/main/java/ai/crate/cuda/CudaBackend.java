@@ -713,28 +713,29 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public void adamWStep(Tensor w, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                          long step) {
+                          float decay, long step) {
         optimizerChecks("adamWStep", w, g, m, v);
         double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
         launchElementwise("adamw_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
                 .ptr(mem(m), bytes(m)).ptr(mem(v), bytes(v)).i64(w.size()).f32(beta1).f32(beta2).f32(eps)
-                .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)));
+                .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)).f32(decay));
     }
 
     @Override
-    public void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2) {
+    public void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2, float decay) {
         optimizerChecks("lionStep", w, g, m);
         launchElementwise("lion_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
-                .ptr(mem(m), bytes(m)).i64(w.size()).f32(lr).f32(beta1).f32(beta2));
+                .ptr(mem(m), bytes(m)).i64(w.size()).f32(lr).f32(beta1).f32(beta2).f32(decay));
     }
 
     @Override
-    public void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov) {
+    public void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov,
+                        float decay) {
         if (momentumBuffer == null) optimizerChecks("sgdStep", w, g);
         else optimizerChecks("sgdStep", w, g, momentumBuffer);
         launchElementwise("sgd_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
                 .ptr(momentumBuffer == null ? null : mem(momentumBuffer), momentumBuffer == null ? 0 : bytes(momentumBuffer))
-                .i64(w.size()).f32(lr).f32(momentum).i32(nesterov ? 1 : 0));
+                .i64(w.size()).f32(lr).f32(momentum).i32(nesterov ? 1 : 0).f32(decay));
     }
 
     /** Parameter, gradient and state: same shape, all contiguous (they are whole tensors, never views). */

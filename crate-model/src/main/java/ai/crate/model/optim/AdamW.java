@@ -31,8 +31,8 @@ public final class AdamW extends Optimizer {
     }
 
     @Override
-    protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
+    protected void update(Param p, Tensor w, Tensor g, float lr, float decay, long step) {
         w.backend().adamWStep(w, g, buffer("adamw.exp_avg", p), buffer("adamw.exp_avg_sq", p), lr, beta1, beta2, eps,
-                step);
+                decay, step);
     }
 }

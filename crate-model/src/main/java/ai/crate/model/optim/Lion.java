@@ -26,7 +26,7 @@ public final class Lion extends Optimizer {
     protected void initBuffers(Param p) { buffer("lion.exp_avg", p); }
 
     @Override
-    protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
-        w.backend().lionStep(w, g, buffer("lion.exp_avg", p), lr, beta1, beta2);
+    protected void update(Param p, Tensor w, Tensor g, float lr, float decay, long step) {
+        w.backend().lionStep(w, g, buffer("lion.exp_avg", p), lr, beta1, beta2, decay);
     }
 }

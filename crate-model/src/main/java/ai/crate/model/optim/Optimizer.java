@@ -59,13 +59,15 @@ public abstract class Optimizer {
             Tensor g = p.variable().grad();
             if (g == null) continue;
             Tensor w = p.variable().value();
-            if (p.decay() && weightDecay != 0) w.backend().affine(w, 1f - lr * weightDecay, 0f, w);
-            update(p, w, g, lr, steps);
+            update(p, w, g, lr, p.decay() ? 1f - lr * weightDecay : 1f, steps);
         }
     }
 
-    /** The update proper, after decay: {@code step} counts from 1. */
-    protected abstract void update(Param p, Tensor w, Tensor g, float lr, long step);
+    /**
+     * The update of one parameter: the decoupled decay w ← decay·w first (decay = 1 − lr·wd, or 1 for parameters
+     * exempt from it), then the rule's step; {@code step} counts from 1. Backends fuse both into one pass.
+     */
+    protected abstract void update(Param p, Tensor w, Tensor g, float lr, float decay, long step);
 
     public final void zeroGrad() { for (Param p : params) p.variable().zeroGrad(); }
 

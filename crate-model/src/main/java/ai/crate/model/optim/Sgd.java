@@ -25,7 +25,8 @@ public final class Sgd extends Optimizer {
     protected void initBuffers(Param p) { if (momentum != 0) buffer("sgd.momentum_buffer", p); }
 
     @Override
-    protected void update(Param p, Tensor w, Tensor g, float lr, long step) {
-        w.backend().sgdStep(w, g, momentum == 0 ? null : buffer("sgd.momentum_buffer", p), lr, momentum, nesterov);
+    protected void update(Param p, Tensor w, Tensor g, float lr, float decay, long step) {
+        w.backend().sgdStep(w, g, momentum == 0 ? null : buffer("sgd.momentum_buffer", p), lr, momentum, nesterov,
+                decay);
     }
 }
