@@ -34,6 +34,38 @@ extern "C" __global__ void reduce_cols_f32(int op, const float* x, float* out, i
     }
 }
 
+// acc[0] += Σ x² over a view (gradient norms), in one launch and deterministically: each block writes its partial
+// sum, and the last block to finish (counted by an atomic ticket, which it resets to 0 for the next call) adds the
+// partials in block order. 256 threads per block; partials holds gridDim.x floats.
+extern "C" __global__ void __launch_bounds__(256) sum_squares_f32(const float* x, View xv, long long n,
+                                                                  float* partials, int* counter, float* acc) {
+    __shared__ float warpSums[256 / WARP];
+    __shared__ int isLast;
+    float s = 0.0f;
+    FOR_EACH(i, n) {
+        float v = x[at(xv, i)];
+        s = fmaf(v, v, s);
+    }
+    s = warpSum(s);
+    if (lane() == 0) warpSums[threadIdx.x / WARP] = s;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float blockSum = 0.0f;
+        for (int w = 0; w < (int) blockDim.x / WARP; w++) blockSum += warpSums[w];
+        partials[blockIdx.x] = blockSum;
+        __threadfence();   // the partial is visible to every block before the ticket says so
+        isLast = atomicAdd(counter, 1) == (int) gridDim.x - 1;
+    }
+    __syncthreads();
+    if (isLast && threadIdx.x == 0) {
+        const volatile float* p = partials;
+        float total = 0.0f;
+        for (int b = 0; b < (int) gridDim.x; b++) total += p[b];
+        acc[0] += total;
+        *counter = 0;
+    }
+}
+
 // ---- softmax family ----------------------------------------------------------------------------------------------
 
 // out = softmax(x) or, when logOut, log-softmax(x); max subtracted first.

@@ -4,8 +4,8 @@
 // need no atomicity, and a function-local static is exactly one block's shared memory.
 //
 // The subset: threadIdx/blockIdx/blockDim/gridDim, __syncthreads, __syncwarp and the __shfl_*_sync family with the
-// full-warp mask, static and DYNAMIC_SHARED shared memory, atomicAdd/atomicMax, float4/int4, the float math of
-// <cmath> plus the __expf-style intrinsics. Anything else fails to compile here, which is the point: a kernel that
+// full-warp mask, static and DYNAMIC_SHARED shared memory, atomicAdd/atomicMax, __threadfence, float4/int4, the
+// float math of <cmath> plus the __expf-style intrinsics. Anything else fails to compile here, which is the point: a kernel that
 // leaves the subset is caught before it reaches a GPU untested.
 #pragma once
 
@@ -108,6 +108,9 @@ inline T __shfl_xor_sync(unsigned mask, T var, int laneMask, int width = warpSiz
 }
 
 // ---- atomics: a fiber is never interrupted between a load and a store, so plain read-modify-write is atomic ---
+
+// Blocks run one after another, so every global write is visible to later blocks without a fence.
+inline void __threadfence() {}
 
 template <class T>
 inline T atomicAdd(T* address, std::type_identity_t<T> value) {

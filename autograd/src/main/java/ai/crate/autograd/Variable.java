@@ -206,6 +206,11 @@ public final class Variable {
             Tensor g = pending.remove(v);
             if (g == null) continue;
             if (v.isLeaf()) {
+                if (v.grad == null && g.isContiguous() && g.offset() == 0 && inFlight.soleHolder(g)) {
+                    v.grad = g;            // the first gradient of a leaf, held by nothing else: adopted, not copied
+                    inFlight.forget(g);
+                    continue;
+                }
                 v.accumulate(g);
             } else {
                 v.propagate(g, pending, inFlight);
@@ -222,6 +227,15 @@ public final class Variable {
         InFlight(Set<Object> kept) { this.kept = kept; }
 
         void hold(Tensor t) { refs.computeIfAbsent(t.storage(), k -> new int[1])[0]++; }
+
+        /** True when {@code t}'s storage is a gradient in flight referenced once, and not the graph's own. */
+        boolean soleHolder(Tensor t) {
+            int[] n = refs.get(t.storage());
+            return n != null && n[0] == 1 && !kept.contains(t.storage());
+        }
+
+        /** Stops counting {@code t}'s storage without handing it back (a leaf adopted it). */
+        void forget(Tensor t) { refs.remove(t.storage()); }
 
         void drop(Tensor t) {
             Object s = t.storage();

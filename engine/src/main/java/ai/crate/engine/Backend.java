@@ -190,6 +190,24 @@ public interface Backend {
     void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
                       Tensor dx, Tensor dDict);
 
+    /**
+     * accumulator += Σ x² over every element of x (any view), accumulator a one-element tensor: the squared norms
+     * behind gradient clipping. By default a product, a reduction and an add; a backend may do it in one pass.
+     */
+    default void sumOfSquaresInto(Tensor x, Tensor accumulator) {
+        OpChecks.sameBackend("sumOfSquaresInto", this, x, accumulator);
+        if (accumulator.size() != 1) {
+            throw new IllegalArgumentException("sumOfSquaresInto: the accumulator must have one element, got shape "
+                    + java.util.Arrays.toString(accumulator.shape()));
+        }
+        Tensor sq = allocate(x.shape()), part = allocate(accumulator.shape());
+        binary(BinaryOp.MUL, x, x, sq);
+        reduce(ReduceOp.SUM, sq.reshape(-1), 0, part.reshape(1));
+        binary(BinaryOp.ADD, accumulator, part, accumulator);
+        release(sq);
+        release(part);
+    }
+
     // ---- fused optimizer steps ---------------------------------------------------------------------------------
     // Each updates a parameter w (and its state) in place from its gradient g, starting with the decoupled weight
     // decay w ← decay·w (decay = 1 − lr·weight_decay, or 1 for none). The defaults compose the elementwise ops above

@@ -1358,6 +1358,24 @@ public abstract class BackendContractTest {
         }
     }
 
+    /** accumulator += Σ x², over contiguous and strided x, twice into one accumulator (it adds, not overwrites). */
+    @ParameterizedTest(name = "n={0}")
+    @MethodSource("sizeCases")
+    void sumOfSquaresAccumulates(int n) {
+        float[] xd = normal(rng("sumOfSquares", n), 3 * n, 1.5);
+        for (Pair x : List.of(pair(xd, 3, n), stridedPair(xd, 3, n))) {
+            Pair acc = pair(new float[] {0.75f}, 1);
+            b().sumOfSquaresInto(x.mine(), acc.mine());
+            oracle.sumOfSquaresInto(x.ref(), acc.ref());
+            b().sumOfSquaresInto(x.mine(), acc.mine());
+            oracle.sumOfSquaresInto(x.ref(), acc.ref());
+            double sum = 0;
+            for (float v : xd) sum += v * v;
+            double bound = ACCUM_RTOL_PER_SQRT_N * Math.sqrt(6.0 * n) * (2 * sum + 0.75);
+            assertPairClose("sumOfSquaresInto " + s(3, n), acc, bound, 0);
+        }
+    }
+
     // =================================================================================================================
     // optimizer steps (fused by a backend, composed from elementwise ops by default)
     // =================================================================================================================

@@ -709,6 +709,31 @@ public final class CudaBackend implements Backend, AutoCloseable {
         releaseIfCopy(xc, x);
     }
 
+    // ---- norms -----------------------------------------------------------------------------------------------------
+
+    private static final int SUM_SQUARES_MAX_BLOCKS = 256;
+
+    /** Per thread (its own stream): the partial sums and the ticket counter (kept at 0 between calls). */
+    private final ThreadLocal<Tensor[]> sumSquaresScratch = ThreadLocal.withInitial(() -> {
+        Tensor partials = allocate(SUM_SQUARES_MAX_BLOCKS), counter = empty(1);   // 0.0f has the bits of int 0
+        return new Tensor[] {partials, counter};
+    });
+
+    @Override
+    public void sumOfSquaresInto(Tensor x, Tensor accumulator) {
+        OpChecks.sameBackend("sumOfSquaresInto", this, x, accumulator);
+        if (accumulator.size() != 1) {
+            throw new IllegalArgumentException("sumOfSquaresInto: the accumulator must have one element, got shape "
+                    + Arrays.toString(accumulator.shape()));
+        }
+        if (x.size() == 0) return;
+        Tensor[] scratch = sumSquaresScratch.get();
+        int blocks = (int) Math.min(ceil(x.size(), THREADS), SUM_SQUARES_MAX_BLOCKS);
+        device.launch("sum_squares_f32", Device.Dim3.of(blocks), Device.Dim3.of(THREADS), 0, new KernelArgs()
+                .ptr(mem(x), bytes(x)).struct(view(x, "sumOfSquaresInto")).i64(x.size()).ptr(mem(scratch[0]), 0)
+                .ptr(mem(scratch[1]), 0).ptr(mem(accumulator), bytes(accumulator)));
+    }
+
     // ---- fused optimizer steps -------------------------------------------------------------------------------------
 
     @Override

@@ -2,7 +2,6 @@ package ai.crate.model.optim;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.BinaryOp;
-import ai.crate.engine.ReduceOp;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
 import ai.crate.model.io.StoredTensor;
@@ -92,12 +91,7 @@ public abstract class Optimizer {
                 total = gradNorm;
                 be.fill(total, 0f);
             }
-            Tensor sq = be.allocate(g.shape()), part = be.allocate(1);
-            be.binary(BinaryOp.MUL, g, g, sq);
-            be.reduce(ReduceOp.SUM, sq.reshape(-1), 0, part);
-            be.binary(BinaryOp.ADD, total, part, total);
-            be.release(sq);
-            be.release(part);
+            be.sumOfSquaresInto(g, total);
         }
         if (total == null) return null;
         be.unary(UnaryOp.SQRT, total, total);
