@@ -68,11 +68,7 @@ public abstract class CpuBackend implements Backend {
 
     @Override
     public Tensor fromArray(float[] data, int... shape) {
-        long n = Shapes.numel(shape);
-        if (n != data.length) {
-            throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
-                    + Arrays.toString(shape) + " (" + n + " elements)");
-        }
+        OpChecks.fromArray(data, shape);
         Tensor t = empty(shape);
         System.arraycopy(data, 0, (float[]) t.storage(), 0, data.length);
         return t;

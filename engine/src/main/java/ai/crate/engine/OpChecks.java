@@ -22,6 +22,16 @@ public final class OpChecks {
         }
     }
 
+    /** fromArray: the values fill the shape exactly; returns the element count. */
+    public static long fromArray(float[] data, int[] shape) {
+        long n = Shapes.numel(shape);
+        if (n != data.length) {
+            throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
+                    + Arrays.toString(shape) + " (" + n + " elements)");
+        }
+        return n;
+    }
+
     public static void contiguous(String op, String what, Tensor t) {
         if (!t.isContiguous()) {
             throw new IllegalArgumentException(op + ": " + what + " must be contiguous, got shape "

@@ -205,11 +205,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public Tensor fromArray(float[] data, int... shape) {
-        long n = Shapes.numel(shape);
-        if (n != data.length) {
-            throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
-                    + Arrays.toString(shape) + " (" + n + " elements)");
-        }
+        long n = OpChecks.fromArray(data, shape);
         Tensor t = allocate(shape);
         if (n > 0) device.upload(data, 0, mem(t), 0, data.length);
         return t;
