@@ -281,7 +281,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                 && (long) ceil(g.m(), 128) * ceil(g.n(), 128) * g.batch() >= LARGE_TILE_MIN_BLOCKS;
         int tile = large ? 128 : 64;
         String kernel = large ? "sgemm_128x128" : "sgemm_64x64";
-        BatchOffsets ao = batchOffsets(g.aOffsets()), bo = batchOffsets(g.bOffsets());
+        BatchOffsets ao = new BatchOffsets(g.aOffsets()), bo = new BatchOffsets(g.bOffsets());
         try {
             for (int z0 = 0; z0 < g.batch(); z0 += MAX_GRID_Z) {
                 int zs = Math.min(MAX_GRID_Z, g.batch() - z0);
@@ -338,8 +338,6 @@ public final class CudaBackend implements Backend, AutoCloseable {
         @Override
         public void close() { if (table != null) release(table); }
     }
-
-    private BatchOffsets batchOffsets(long[] offsets) { return new BatchOffsets(offsets); }
 
     // ---- elementwise -----------------------------------------------------------------------------------------------
 
