@@ -140,3 +140,47 @@ extern "C" __global__ void sgd_step_f32(float* w, const float* g, float* b, long
 extern "C" __global__ void axpy_f32(float alpha, const float* x, float* y, long long n) {
     FOR_EACH(i, n) y[i] = fmaf(alpha, x[i], y[i]);
 }
+
+// ---- one launch over many tensors (every parameter of a model): grid (chunks, tensors), block y = table entry ----
+
+// AdamW over a table of parameters, the same arithmetic as adamw_step_f32. 48 bytes per entry, written by the host
+// as six 64-bit words: four addresses, the length, and the decay's float bits in the low half of the last word.
+struct AdamWEntry {
+    float* w;
+    const float* g;
+    float* m;
+    float* v;
+    long long n;
+    float decay;
+    float unused;
+};
+
+extern "C" __global__ void adamw_multi_f32(const AdamWEntry* table, float beta1, float beta2, float eps,
+                                           float invSqrtBc2, float stepScale) {
+    const AdamWEntry e = table[blockIdx.y];
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < e.n;
+         i += (long long) gridDim.x * blockDim.x) {
+        float gi = e.g[i];
+        float mi = beta1 * e.m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * e.v[i] + (1.0f - beta2) * gi * gi;
+        e.m[i] = mi;
+        e.v[i] = vi;
+        e.w[i] = e.w[i] * e.decay + stepScale * (mi / (sqrtf(vi) * invSqrtBc2 + eps));
+    }
+}
+
+// A tensor of a table: address and length (two 64-bit words).
+struct TensorEntry {
+    float* x;
+    long long n;
+};
+
+// x ← x · factor[0] for every tensor of the table (gradient clipping's scale).
+extern "C" __global__ void scale_multi_f32(const TensorEntry* table, const float* factor) {
+    const TensorEntry e = table[blockIdx.y];
+    float f = factor[0];
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < e.n;
+         i += (long long) gridDim.x * blockDim.x) {
+        e.x[i] *= f;
+    }
+}

@@ -66,6 +66,45 @@ extern "C" __global__ void __launch_bounds__(256) sum_squares_f32(const float* x
     }
 }
 
+// acc[0] += Σ x² over every tensor of a table ({address, length} per entry, as TensorEntry in elementwise.cu), in one
+// launch: grid (chunks, tensors), partials of gridDim.x·gridDim.y floats, the same last-block rule as above (block
+// order: tensor by tensor), so the result does not depend on scheduling.
+struct SquaresEntry {
+    const float* x;
+    long long n;
+};
+
+extern "C" __global__ void __launch_bounds__(256) sum_squares_multi_f32(const SquaresEntry* table, float* partials,
+                                                                        int* counter, float* acc) {
+    __shared__ float warpSums[256 / WARP];
+    __shared__ int isLast;
+    const SquaresEntry e = table[blockIdx.y];
+    float s = 0.0f;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < e.n;
+         i += (long long) gridDim.x * blockDim.x) {
+        s = fmaf(e.x[i], e.x[i], s);
+    }
+    s = warpSum(s);
+    if (lane() == 0) warpSums[threadIdx.x / WARP] = s;
+    __syncthreads();
+    int blocks = (int) (gridDim.x * gridDim.y), block = (int) (blockIdx.y * gridDim.x + blockIdx.x);
+    if (threadIdx.x == 0) {
+        float blockSum = 0.0f;
+        for (int w = 0; w < (int) blockDim.x / WARP; w++) blockSum += warpSums[w];
+        partials[block] = blockSum;
+        __threadfence();
+        isLast = atomicAdd(counter, 1) == blocks - 1;
+    }
+    __syncthreads();
+    if (isLast && threadIdx.x == 0) {
+        const volatile float* p = partials;
+        float total = 0.0f;
+        for (int b = 0; b < blocks; b++) total += p[b];
+        acc[0] += total;
+        *counter = 0;
+    }
+}
+
 // ---- softmax family ----------------------------------------------------------------------------------------------
 
 // out = softmax(x) or, when logOut, log-softmax(x); max subtracted first.

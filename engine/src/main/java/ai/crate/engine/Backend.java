@@ -208,6 +208,22 @@ public interface Backend {
         release(part);
     }
 
+    /** {@link #sumOfSquaresInto(Tensor, Tensor)} over several tensors: one accumulator for all (a global norm). */
+    default void sumOfSquaresInto(List<Tensor> xs, Tensor accumulator) {
+        for (Tensor x : xs) sumOfSquaresInto(x, accumulator);
+    }
+
+    /** x ← x · factor for every x, factor a one-element tensor (clipping's rescale, without reading it back). */
+    default void scaleAll(List<Tensor> xs, Tensor factor) {
+        OpChecks.sameBackend("scaleAll", this, factor);
+        if (factor.size() != 1) {
+            throw new IllegalArgumentException("scaleAll: the factor must have one element, got shape "
+                    + java.util.Arrays.toString(factor.shape()));
+        }
+        Tensor f = factor.reshape(1);
+        for (Tensor x : xs) binary(BinaryOp.MUL, x, f, x);
+    }
+
     // ---- fused optimizer steps ---------------------------------------------------------------------------------
     // Each updates a parameter w (and its state) in place from its gradient g, starting with the decoupled weight
     // decay w ← decay·w (decay = 1 − lr·weight_decay, or 1 for none). The defaults compose the elementwise ops above
@@ -236,6 +252,18 @@ public interface Backend {
         affine(t, (float) (-lr / bc1), 0f, t);
         binary(BinaryOp.ADD, w, t, w);
         release(t);
+    }
+
+    /**
+     * {@link #adamWStep} for many parameters at once, decays[i] for parameter i (a backend may update them all in
+     * one pass); the lists are parallel.
+     */
+    default void adamWSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float[] decays,
+                            float lr, float beta1, float beta2, float eps, long step) {
+        OpChecks.parallelLists("adamWSteps", ws.size(), gs.size(), ms.size(), vs.size(), decays.length);
+        for (int i = 0; i < ws.size(); i++) {
+            adamWStep(ws.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, decays[i], step);
+        }
     }
 
     /** Lion (lion-pytorch): w ← w − lr·sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g. */

@@ -22,6 +22,15 @@ public final class OpChecks {
         }
     }
 
+    /** Lists (and arrays) that pair up element by element must have one length. */
+    public static void parallelLists(String op, int... sizes) {
+        for (int s : sizes) {
+            if (s != sizes[0]) {
+                throw new IllegalArgumentException(op + ": the lists must have one length, got " + Arrays.toString(sizes));
+            }
+        }
+    }
+
     /** fromArray: the values fill the shape exactly; returns the element count. */
     public static long fromArray(float[] data, int[] shape) {
         long n = Shapes.numel(shape);

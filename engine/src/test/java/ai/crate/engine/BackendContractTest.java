@@ -1358,6 +1358,27 @@ public abstract class BackendContractTest {
         }
     }
 
+    private static List<Tensor> mine(Pair... ps) { return Arrays.stream(ps).map(Pair::mine).toList(); }
+
+    private static List<Tensor> refs(Pair... ps) { return Arrays.stream(ps).map(Pair::ref).toList(); }
+
+    /** The list forms: Σ x² over several tensors into one accumulator, then every tensor scaled by a tensor factor. */
+    @ParameterizedTest(name = "n={0}")
+    @MethodSource("sizeCases")
+    void sumOfSquaresAndScaleOverManyTensors(int n) {
+        SplittableRandom r = rng("manyTensors", n);
+        Pair[] xs = {pair(normal(r, n, 1), n), pair(normal(r, 2 * n + 1, 1), 2 * n + 1), pair(normal(r, 3, 1), 3)};
+        Pair acc = pair(new float[] {0.5f}, 1), factor = pair(new float[] {0.25f}, 1);
+        b().sumOfSquaresInto(mine(xs), acc.mine());
+        oracle.sumOfSquaresInto(refs(xs), acc.ref());
+        double total = 0.5;
+        for (Pair x : xs) for (float v : oracle.toArray(x.ref())) total += v * v;
+        assertPairClose("sumOfSquaresInto(list)", acc, ACCUM_RTOL_PER_SQRT_N * Math.sqrt(3 * n + 4) * total, 0);
+        b().scaleAll(mine(xs), factor.mine());
+        oracle.scaleAll(refs(xs), factor.ref());
+        for (int i = 0; i < xs.length; i++) assertPairClose("scaleAll tensor " + i, xs[i], 0, ELEMENTWISE_RTOL);
+    }
+
     /** accumulator += Σ x², over contiguous and strided x, twice into one accumulator (it adds, not overwrites). */
     @ParameterizedTest(name = "n={0}")
     @MethodSource("sizeCases")
@@ -1400,6 +1421,19 @@ public abstract class BackendContractTest {
             assertPairClose("adamWStep " + t + " m", m, tol * maxAbs(oracle.toArray(m.ref())), tol);
             assertPairClose("adamWStep " + t + " v", v, tol * maxAbs(oracle.toArray(v.ref())), tol);
             assertPairClose("adamWStep " + t + " w", w, tol * maxAbs(w0), tol);
+        }
+        // all at once: two parameters of different sizes, one decayed and one not
+        float[] w1 = normal(r, n + 3, 1), g1 = normal(r, n + 3, 1);
+        Pair[] mw = {pair(w0, n), pair(w1, n + 3)}, mg = {pair(grads[0], n), pair(g1, n + 3)};
+        Pair[] mm = {pair(m0, n), pair(new float[n + 3], n + 3)}, mv = {pair(v0, n), pair(new float[n + 3], n + 3)};
+        float[] decays = {0.999f, 1f};
+        for (int t = 1; t <= 2; t++) {
+            b().adamWSteps(mine(mw), mine(mg), mine(mm), mine(mv), decays, 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            oracle.adamWSteps(refs(mw), refs(mg), refs(mm), refs(mv), decays, 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            for (int i = 0; i < 2; i++) {
+                assertPairClose("adamWSteps " + t + " w" + i, mw[i], tol * 3, tol);
+                assertPairClose("adamWSteps " + t + " v" + i, mv[i], tol * maxAbs(oracle.toArray(mv[i].ref())), tol);
+            }
         }
         Pair lw = pair(w0, n), lm = pair(m0, n);
         for (int t = 1; t <= 3; t++) {

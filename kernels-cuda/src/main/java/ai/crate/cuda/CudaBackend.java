@@ -14,6 +14,7 @@ import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -726,6 +727,110 @@ public final class CudaBackend implements Backend, AutoCloseable {
         device.launch("sum_squares_f32", Device.Dim3.of(blocks), Device.Dim3.of(THREADS), 0, new KernelArgs()
                 .ptr(mem(x), bytes(x)).struct(view(x, "sumOfSquaresInto")).i64(x.size()).ptr(mem(scratch[0]), 0)
                 .ptr(mem(scratch[1]), 0).ptr(mem(accumulator), bytes(accumulator)));
+    }
+
+    // ---- one launch over many tensors -------------------------------------------------------------------------------
+    // The kernels read a table of {addresses, lengths} uploaded per call (a few KB, asynchronous): every parameter
+    // of a model in one launch instead of one each. Grid: (chunks, tensors); at most 65535 tensors per launch.
+
+    private static final int MULTI_MAX_CHUNKS = 64;
+    private static final int MAX_GRID_Y = 65535;
+
+    /** Blocks per tensor: enough for the largest one (grid-stride beyond MULTI_MAX_CHUNKS). */
+    private static int chunks(List<Tensor> xs) {
+        long max = 1;
+        for (Tensor x : xs) max = Math.max(max, x.size());
+        return (int) Math.min(ceil(max, THREADS), MULTI_MAX_CHUNKS);
+    }
+
+    /** Uploads 64-bit words for a kernel's table; release it after the launch (the pool keeps stream order). */
+    private Tensor table(long[] words) {
+        Tensor t = allocate(2 * words.length);   // longs in a float buffer of the same byte size
+        device.upload(words, 0, mem(t), 0, words.length);
+        return t;
+    }
+
+    private long address(Tensor t) { return device.address(mem(t), bytes(t)); }
+
+    /** Whole contiguous tensors of this backend, as the table kernels address them. */
+    private void requireWholeContiguous(String op, List<Tensor> xs) {
+        for (Tensor x : xs) {
+            OpChecks.sameBackend(op, this, x);
+            OpChecks.contiguous(op, "every tensor", x);
+        }
+    }
+
+    @Override
+    public void sumOfSquaresInto(List<Tensor> xs, Tensor accumulator) {
+        OpChecks.sameBackend("sumOfSquaresInto", this, accumulator);
+        if (accumulator.size() != 1) {
+            throw new IllegalArgumentException("sumOfSquaresInto: the accumulator must have one element, got shape "
+                    + Arrays.toString(accumulator.shape()));
+        }
+        requireWholeContiguous("sumOfSquaresInto", xs);
+        for (int from = 0; from < xs.size(); from += MAX_GRID_Y) {
+            List<Tensor> group = xs.subList(from, Math.min(xs.size(), from + MAX_GRID_Y));
+            long[] words = new long[2 * group.size()];
+            for (int i = 0; i < group.size(); i++) {
+                words[2 * i] = address(group.get(i));
+                words[2 * i + 1] = group.get(i).size();
+            }
+            int chunks = chunks(group);
+            Tensor table = table(words), partials = allocate(chunks * group.size());
+            device.launch("sum_squares_multi_f32", Device.Dim3.of(chunks, group.size()), Device.Dim3.of(THREADS), 0,
+                    new KernelArgs().ptr(mem(table), 0).ptr(mem(partials), 0).ptr(mem(sumSquaresScratch.get()[1]), 0)
+                            .ptr(mem(accumulator), bytes(accumulator)));
+            release(table);
+            release(partials);
+        }
+    }
+
+    @Override
+    public void scaleAll(List<Tensor> xs, Tensor factor) {
+        OpChecks.sameBackend("scaleAll", this, factor);
+        if (factor.size() != 1) {
+            throw new IllegalArgumentException("scaleAll: the factor must have one element, got shape "
+                    + Arrays.toString(factor.shape()));
+        }
+        requireWholeContiguous("scaleAll", xs);
+        for (int from = 0; from < xs.size(); from += MAX_GRID_Y) {
+            List<Tensor> group = xs.subList(from, Math.min(xs.size(), from + MAX_GRID_Y));
+            long[] words = new long[2 * group.size()];
+            for (int i = 0; i < group.size(); i++) {
+                words[2 * i] = address(group.get(i));
+                words[2 * i + 1] = group.get(i).size();
+            }
+            Tensor table = table(words);
+            device.launch("scale_multi_f32", Device.Dim3.of(chunks(group), group.size()), Device.Dim3.of(THREADS), 0,
+                    new KernelArgs().ptr(mem(table), 0).ptr(mem(factor), bytes(factor)));
+            release(table);
+        }
+    }
+
+    @Override
+    public void adamWSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float[] decays,
+                           float lr, float beta1, float beta2, float eps, long step) {
+        OpChecks.parallelLists("adamWSteps", ws.size(), gs.size(), ms.size(), vs.size(), decays.length);
+        for (int i = 0; i < ws.size(); i++) optimizerChecks("adamWSteps", ws.get(i), gs.get(i), ms.get(i), vs.get(i));
+        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+        for (int from = 0; from < ws.size(); from += MAX_GRID_Y) {
+            int count = Math.min(ws.size() - from, MAX_GRID_Y);
+            long[] words = new long[6 * count];
+            for (int i = 0; i < count; i++) {
+                int p = from + i;
+                words[6 * i] = address(ws.get(p));
+                words[6 * i + 1] = address(gs.get(p));
+                words[6 * i + 2] = address(ms.get(p));
+                words[6 * i + 3] = address(vs.get(p));
+                words[6 * i + 4] = ws.get(p).size();
+                words[6 * i + 5] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;   // low half: little-endian
+            }
+            Tensor table = table(words);
+            device.launch("adamw_multi_f32", Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
+                    Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(table), 0).f32(beta1).f32(beta2).f32(eps)
+                            .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)));
+            release(table);
+        }
     }
 
     // ---- fused optimizer steps -------------------------------------------------------------------------------------

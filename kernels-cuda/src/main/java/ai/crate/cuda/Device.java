@@ -15,6 +15,12 @@ public interface Device extends AutoCloseable {
     /** {@code bytes} of device memory; a {@link CudaException} saying what was asked and what is free when out. */
     DeviceMemory allocate(long bytes);
 
+    /**
+     * The device address of byte {@code byteOffset} of {@code memory}, for kernels that read a table of pointers
+     * (one launch over many tensors). Only meaningful on the device.
+     */
+    long address(DeviceMemory memory, long byteOffset);
+
     /** Returns memory to the driver (after the calling thread's queued work that may use it). */
     void free(DeviceMemory memory);
 

@@ -246,8 +246,8 @@ public final class JCudaDevice implements Device {
     public DeviceMemory allocate(long bytes) {
         if (bytes < 0) throw new IllegalArgumentException("allocate: negative size " + bytes);
         thread();
-        if (bytes == 0) return new Memory(this, new CUdeviceptr(), 0);
-        CUdeviceptr p = new CUdeviceptr();
+        if (bytes == 0) return new Memory(this, new AddressedPointer(), 0);
+        AddressedPointer p = new AddressedPointer();
         int r = cuMemAlloc(p, bytes);
         if (r == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             long[] free = new long[1], total = new long[1];
@@ -709,14 +709,26 @@ public final class JCudaDevice implements Device {
 
     // ---- memory ---------------------------------------------------------------------------------------------------
 
+    /** A device pointer whose address can be read (JCuda keeps it protected): for pointer tables. */
+    static final class AddressedPointer extends CUdeviceptr {
+        long address() { return getNativePointer(); }
+    }
+
+    @Override
+    public long address(DeviceMemory memory, long byteOffset) {
+        Memory m = memory(memory, "address");
+        range(m, byteOffset, 0, "address");
+        return m.pointer.address() + byteOffset;
+    }
+
     /** A {@code cuMemAlloc} allocation (a null pointer for 0 bytes). */
     static final class Memory implements DeviceMemory {
         final JCudaDevice device;
-        final CUdeviceptr pointer;
+        final AddressedPointer pointer;
         final long bytes;
         final AtomicBoolean freed = new AtomicBoolean();
 
-        Memory(JCudaDevice device, CUdeviceptr pointer, long bytes) {
+        Memory(JCudaDevice device, AddressedPointer pointer, long bytes) {
             this.device = device;
             this.pointer = pointer;
             this.bytes = bytes;

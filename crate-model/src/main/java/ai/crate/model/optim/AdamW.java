@@ -1,6 +1,7 @@
 package ai.crate.model.optim;
 
 import ai.crate.engine.Tensor;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -28,6 +29,17 @@ public final class AdamW extends Optimizer {
     protected void initBuffers(Param p) {
         buffer("adamw.exp_avg", p);
         buffer("adamw.exp_avg_sq", p);
+    }
+
+    /** Every parameter in one {@code Backend.adamWSteps} (one launch for the whole model on CUDA). */
+    @Override
+    protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
+        List<Tensor> ms = new ArrayList<>(ps.size()), vs = new ArrayList<>(ps.size());
+        for (Param p : ps) {
+            ms.add(buffer("adamw.exp_avg", p));
+            vs.add(buffer("adamw.exp_avg_sq", p));
+        }
+        ws.getFirst().backend().adamWSteps(ws, gs, ms, vs, decays, lr, beta1, beta2, eps, step);
     }
 
     @Override

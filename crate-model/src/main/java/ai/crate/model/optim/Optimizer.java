@@ -5,6 +5,7 @@ import ai.crate.engine.BinaryOp;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
 import ai.crate.model.io.StoredTensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,12 +55,26 @@ public abstract class Optimizer {
     /** One update of every parameter that has a gradient; parameters without one are skipped, as in PyTorch. */
     public final void step() {
         steps++;
+        List<Param> ps = new ArrayList<>();
+        List<Tensor> ws = new ArrayList<>(), gs = new ArrayList<>();
         for (Param p : params) {
             Tensor g = p.variable().grad();
             if (g == null) continue;
-            Tensor w = p.variable().value();
-            update(p, w, g, lr, p.decay() ? 1f - lr * weightDecay : 1f, steps);
+            ps.add(p);
+            ws.add(p.variable().value());
+            gs.add(g);
         }
+        float[] decays = new float[ps.size()];
+        for (int i = 0; i < decays.length; i++) decays[i] = ps.get(i).decay() ? 1f - lr * weightDecay : 1f;
+        if (!ps.isEmpty()) updateAll(ps, ws, gs, decays, lr, steps);
+    }
+
+    /**
+     * The update of every parameter that has a gradient (parallel lists); by default one {@link #update} each. An
+     * optimizer whose backend op takes them all at once (AdamW) overrides it: one pass for the whole model.
+     */
+    protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
+        for (int i = 0; i < ps.size(); i++) update(ps.get(i), ws.get(i), gs.get(i), lr, decays[i], step);
     }
 
     /**
@@ -80,20 +95,14 @@ public abstract class Optimizer {
 
     public final Tensor clipGradNorm(float maxNorm) {
         if (!(maxNorm > 0)) throw new IllegalArgumentException("clipGradNorm: maxNorm must be positive, got " + maxNorm);
-        Backend be = null;
-        Tensor total = null;
-        for (Param p : params) {
-            Tensor g = p.variable().grad();
-            if (g == null) continue;
-            if (be == null) {
-                be = g.backend();
-                if (gradNorm == null || gradNorm.backend() != be) gradNorm = be.allocate(1);
-                total = gradNorm;
-                be.fill(total, 0f);
-            }
-            be.sumOfSquaresInto(g, total);
-        }
-        if (total == null) return null;
+        List<Tensor> grads = new ArrayList<>();
+        for (Param p : params) if (p.variable().grad() != null) grads.add(p.variable().grad());
+        if (grads.isEmpty()) return null;
+        Backend be = grads.getFirst().backend();
+        if (gradNorm == null || gradNorm.backend() != be) gradNorm = be.allocate(1);
+        Tensor total = gradNorm;
+        be.fill(total, 0f);
+        be.sumOfSquaresInto(grads, total);
         be.unary(UnaryOp.SQRT, total, total);
         Tensor coef = be.allocate(1), one = be.allocate(1);
         be.affine(total, 1f, 1e-6f, coef);
@@ -101,10 +110,7 @@ public abstract class Optimizer {
         be.affine(coef, maxNorm, 0f, coef);
         be.fill(one, 1f);
         be.binary(BinaryOp.MIN, coef, one, coef);
-        for (Param p : params) {
-            Tensor g = p.variable().grad();
-            if (g != null) be.binary(BinaryOp.MUL, g, coef, g);
-        }
+        be.scaleAll(grads, coef);
         be.release(coef);
         be.release(one);
         return total;

@@ -193,6 +193,11 @@ public final class EmulatedDevice implements Device {
     @Override
     public void synchronizeAll() { synchronize(); }
 
+    @Override
+    public synchronized long address(DeviceMemory memory, long byteOffset) {
+        return range("address", memory, byteOffset, 0).address();
+    }
+
     /** The one queue: launches are synchronous, whichever thread makes them. */
     @Override
     public Object currentQueue() { return QUEUE; }
