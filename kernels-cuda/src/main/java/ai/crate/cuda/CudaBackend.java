@@ -282,6 +282,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
                 && (long) ceil(g.m(), 128) * ceil(g.n(), 128) * g.batch() >= LARGE_TILE_MIN_BLOCKS;
         int tile = large ? 128 : 64;
         String kernel = large ? "sgemm_128x128" : "sgemm_64x64";
+        long tiles = (long) ceil(g.m(), 64) * ceil(g.n(), 64) * g.batch();
+        if (g.batch() == 1 && tiles < SPLIT_K_BELOW_TILES && g.k() >= SPLIT_K_MIN_K) {
+            gemmSplitK(alpha, a, b, beta, c, g, tiles);
+            return;
+        }
         BatchOffsets ao = new BatchOffsets(g.aOffsets()), bo = new BatchOffsets(g.bOffsets());
         try {
             for (int z0 = 0; z0 < g.batch(); z0 += MAX_GRID_Z) {
@@ -299,6 +304,58 @@ public final class CudaBackend implements Backend, AutoCloseable {
             ao.close();
             bo.close();
         }
+    }
+
+    /** Output tiles below which a long K is split: fewer blocks than this leave most of a large GPU idle. */
+    private static final long SPLIT_K_BELOW_TILES = 128;
+    private static final int SPLIT_K_MIN_K = 1024;
+    /** Blocks a split GEMM aims for (several per SM of a 132-SM H100). */
+    private static final long SPLIT_K_TARGET_BLOCKS = 512;
+
+    /**
+     * A GEMM with few output tiles and a long K (a weight gradient, Xᵀ·dY over every token of the batch: 384×384 from
+     * K = 8320 for cifar-tiny) as S independent K-slices batched into one launch, each writing its own [M, N] partial,
+     * then one pass summing the partials into C (with α and β). The slices' order of summation is fixed, so the
+     * result does not depend on scheduling.
+     */
+    private void gemmSplitK(float alpha, Tensor a, Tensor b, float beta, Tensor c, Layout.Gemm g, long tiles) {
+        int m = g.m(), n = g.n(), k = g.k();
+        int slices = (int) Math.max(2, Math.min(SPLIT_K_TARGET_BLOCKS / Math.max(tiles, 1), k / 256));
+        int chunk = ceil(ceil(k, slices), 16) * 16;   // a multiple of the 64×64 kernel's K step
+        int full = k / chunk, rest = k - full * chunk, parts = full + (rest > 0 ? 1 : 0);
+        Tensor partial = allocate(parts, m, n);
+        long aOff = g.aOffsets()[0], bOff = g.bOffsets()[0];
+        long aStep = (long) chunk * g.aColStride(), bStep = (long) chunk * g.bRowStride();
+        if (full > 0) {
+            device.launch("sgemm_64x64", Device.Dim3.of(ceil(n, 64), ceil(m, 64), full), Device.Dim3.of(THREADS), 0,
+                    new KernelArgs().i32(m).i32(n).i32(chunk).f32(1f)
+                            .ptr(mem(a), aOff * Float.BYTES).i32(g.aRowStride()).i32(g.aColStride()).i64(aStep).ptr(null, 0)
+                            .ptr(mem(b), bOff * Float.BYTES).i32(g.bRowStride()).i32(g.bColStride()).i64(bStep).ptr(null, 0)
+                            .f32(0f).ptr(mem(partial), 0));
+        }
+        if (rest > 0) {
+            device.launch("sgemm_64x64", Device.Dim3.of(ceil(n, 64), ceil(m, 64), 1), Device.Dim3.of(THREADS), 0,
+                    new KernelArgs().i32(m).i32(n).i32(rest).f32(1f)
+                            .ptr(mem(a), (aOff + full * aStep) * Float.BYTES).i32(g.aRowStride()).i32(g.aColStride())
+                            .i64(0).ptr(null, 0)
+                            .ptr(mem(b), (bOff + full * bStep) * Float.BYTES).i32(g.bRowStride()).i32(g.bColStride())
+                            .i64(0).ptr(null, 0)
+                            .f32(0f).ptr(mem(partial), (long) full * m * n * Float.BYTES));
+        }
+        long mn = (long) m * n;
+        Tensor sum = beta == 0f ? c : allocate(m, n);
+        launchElementwise("reduce_cols_f32", mn, new KernelArgs().i32(ReduceOp.SUM.ordinal()).ptr(mem(partial), 0)
+                .ptr(mem(sum), bytes(sum)).i32(1).i32(parts).i32(Math.toIntExact(mn)));
+        if (beta == 0f) {
+            if (alpha != 1f) launchElementwise("affine_f32", mn, new KernelArgs().ptr(mem(c), bytes(c)).struct(CONTIGUOUS)
+                    .f32(alpha).f32(0f).ptr(mem(c), bytes(c)).i64(mn));
+        } else {
+            launchElementwise("affine_f32", mn, new KernelArgs().ptr(mem(c), bytes(c)).struct(CONTIGUOUS).f32(beta)
+                    .f32(0f).ptr(mem(c), bytes(c)).i64(mn));
+            launchElementwise("axpy_f32", mn, new KernelArgs().f32(alpha).ptr(mem(sum), 0).ptr(mem(c), bytes(c)).i64(mn));
+            release(sum);
+        }
+        release(partial);
     }
 
     /**

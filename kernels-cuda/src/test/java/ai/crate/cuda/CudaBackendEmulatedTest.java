@@ -21,6 +21,16 @@ class CudaBackendEmulatedTest extends BackendContractTest {
     protected List<int[]> gemmShapes() {
         List<int[]> shapes = new ArrayList<>(super.gemmShapes());
         shapes.add(new int[] {17 * 128 + 3, 9, 16 * 128 + 1});   // the 128×128 kernel (≥ 264 tiles), edges, K tail
+        shapes.add(new int[] {65, 4001, 63});                    // split K: few tiles, long K, a shorter last slice
+        shapes.add(new int[] {130, 2048, 129});                  // split K with slices of equal length
+        return shapes;
+    }
+
+    /** α and β through the split-K path too (its own final pass applies them). */
+    @Override
+    protected List<int[]> gemmAlphaBetaShapes() {
+        List<int[]> shapes = new ArrayList<>(super.gemmAlphaBetaShapes());
+        shapes.add(new int[] {65, 2000, 17});
         return shapes;
     }
 

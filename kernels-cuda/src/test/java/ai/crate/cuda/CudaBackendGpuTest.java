@@ -32,6 +32,7 @@ class CudaBackendGpuTest extends BackendContractTest {
         List<int[]> shapes = new ArrayList<>(super.gemmShapes());
         shapes.add(new int[] {2000, 384, 1100});   // 128×128 tiles with edges in M and N
         shapes.add(new int[] {8320, 384, 384});    // CRATE's folded ISTA product at cifar-tiny b128
+        shapes.add(new int[] {384, 8320, 384});    // its weight gradient: split K
         return shapes;
     }
 }
