@@ -3,17 +3,19 @@
 // Batch b's A starts at aOffsets[b] when a table is given (irregular broadcasting), else at b·aBatchStride.
 //
 // Tiling: a block computes a BM×BN tile of C with 256 threads, each a TM×TN register tile; K advances in slices of
-// BK staged through shared memory, stored k-major so each thread reads its A column fragment and B row fragment as
-// float4s. Loads into shared memory pick the thread mapping that makes consecutive threads read consecutive
+// BK staged through two shared buffers (double buffering: the next slice's loads overlap this slice's FMAs), stored
+// k-major so each thread reads its A column fragment and B row fragment as float4s. Loads into shared memory pick the thread mapping that makes consecutive threads read consecutive
 // addresses for the operand's unit stride (k for a row-major A, m for a transposed one; likewise for B).
 #include "crate_cuda.cuh"
 
 template <int BM, int BN, int BK, int TM, int TN>
 __device__ __forceinline__ void gemmTile(int m, int n, int k, float alpha, const float* __restrict__ a, int aRow,
                                          int aCol, const float* __restrict__ b, int bRow, int bCol, float beta,
-                                         float* __restrict__ c, float (&as)[BK][BM + 4], float (&bs)[BK][BN + 4]) {
+                                         float* __restrict__ c, float (&as)[2][BK][BM + 4],
+                                         float (&bs)[2][BK][BN + 4]) {
     constexpr int THREADS = (BM / TM) * (BN / TN);
     constexpr int COLS = BN / TN;
+    constexpr int A_LOADS = BM * BK / THREADS, B_LOADS = BK * BN / THREADS;   // elements each thread stages
     const int tid = threadIdx.x;
     const int ty = tid / COLS, tx = tid % COLS;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
@@ -24,25 +26,56 @@ __device__ __forceinline__ void gemmTile(int m, int n, int k, float alpha, const
 #pragma unroll
         for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
 
-    const bool aAlongK = aCol == 1;   // row-major A: let consecutive threads walk k
-    const bool bAlongN = bCol == 1;   // row-major B: let consecutive threads walk n
+    // This thread's staging slots in a K-slice, fixed for the whole loop. Row-major A: consecutive threads walk k;
+    // transposed A: they walk m (likewise n or k for B), so each warp's global loads are as contiguous as the
+    // operand allows.
+    const bool aAlongK = aCol == 1, bAlongN = bCol == 1;
+    int aM[A_LOADS], aK[A_LOADS], bK[B_LOADS], bN[B_LOADS];
+#pragma unroll
+    for (int r = 0; r < A_LOADS; r++) {
+        int e = tid + r * THREADS;
+        aM[r] = aAlongK ? e / BK : e % BM;
+        aK[r] = aAlongK ? e % BK : e / BM;
+    }
+#pragma unroll
+    for (int r = 0; r < B_LOADS; r++) {
+        int e = tid + r * THREADS;
+        bN[r] = bAlongN ? e % BN : e / BK;
+        bK[r] = bAlongN ? e / BN : e % BK;
+    }
 
-    for (int k0 = 0; k0 < k; k0 += BK) {
+    // Global → registers for the slice at k0 (zeros outside the matrices), then registers → shared buffer s.
+    float aReg[A_LOADS], bReg[B_LOADS];
+    auto load = [&](int k0) {
 #pragma unroll
-        for (int e = tid; e < BM * BK; e += THREADS) {
-            int mm = aAlongK ? e / BK : e % BM;
-            int kk = aAlongK ? e % BK : e / BM;
-            int gm = m0 + mm, gk = k0 + kk;
-            as[kk][mm] = (gm < m && gk < k) ? a[(long long) gm * aRow + (long long) gk * aCol] : 0.0f;
+        for (int r = 0; r < A_LOADS; r++) {
+            int gm = m0 + aM[r], gk = k0 + aK[r];
+            aReg[r] = (gm < m && gk < k) ? a[(long long) gm * aRow + (long long) gk * aCol] : 0.0f;
         }
 #pragma unroll
-        for (int e = tid; e < BK * BN; e += THREADS) {
-            int nn = bAlongN ? e % BN : e / BK;
-            int kk = bAlongN ? e / BN : e % BK;
-            int gk = k0 + kk, gn = n0 + nn;
-            bs[kk][nn] = (gk < k && gn < n) ? b[(long long) gk * bRow + (long long) gn * bCol] : 0.0f;
+        for (int r = 0; r < B_LOADS; r++) {
+            int gk = k0 + bK[r], gn = n0 + bN[r];
+            bReg[r] = (gk < k && gn < n) ? b[(long long) gk * bRow + (long long) gn * bCol] : 0.0f;
         }
-        __syncthreads();
+    };
+    auto store = [&](int s) {
+#pragma unroll
+        for (int r = 0; r < A_LOADS; r++) as[s][aK[r]][aM[r]] = aReg[r];
+#pragma unroll
+        for (int r = 0; r < B_LOADS; r++) bs[s][bK[r]][bN[r]] = bReg[r];
+    };
+
+    // Double buffering: while the block computes on one shared buffer, the next slice's global loads are in flight
+    // into registers and then land in the other buffer; one barrier per slice separates the two.
+    const int slices = (k + BK - 1) / BK;
+    if (slices > 0) {
+        load(0);
+        store(0);
+    }
+    __syncthreads();
+    for (int t = 0; t < slices; t++) {
+        const int cur = t & 1;
+        if (t + 1 < slices) load((t + 1) * BK);
 #pragma unroll
         for (int kk = 0; kk < BK; kk++) {
             float af[TM], bf[TN];
@@ -50,12 +83,12 @@ __device__ __forceinline__ void gemmTile(int m, int n, int k, float alpha, const
             // cover consecutive addresses.
 #pragma unroll
             for (int g = 0; g < TM / 4; g++) {
-                float4 v = *reinterpret_cast<const float4*>(&as[kk][g * (BM / (TM / 4)) + ty * 4]);
+                float4 v = *reinterpret_cast<const float4*>(&as[cur][kk][g * (BM / (TM / 4)) + ty * 4]);
                 af[g * 4] = v.x; af[g * 4 + 1] = v.y; af[g * 4 + 2] = v.z; af[g * 4 + 3] = v.w;
             }
 #pragma unroll
             for (int g = 0; g < TN / 4; g++) {
-                float4 v = *reinterpret_cast<const float4*>(&bs[kk][g * (BN / (TN / 4)) + tx * 4]);
+                float4 v = *reinterpret_cast<const float4*>(&bs[cur][kk][g * (BN / (TN / 4)) + tx * 4]);
                 bf[g * 4] = v.x; bf[g * 4 + 1] = v.y; bf[g * 4 + 2] = v.z; bf[g * 4 + 3] = v.w;
             }
 #pragma unroll
@@ -63,6 +96,7 @@ __device__ __forceinline__ void gemmTile(int m, int n, int k, float alpha, const
 #pragma unroll
                 for (int j = 0; j < TN; j++) acc[i][j] = fmaf(af[i], bf[j], acc[i][j]);
         }
+        if (t + 1 < slices) store(cur ^ 1);   // the other buffer: everyone finished reading it before the last barrier
         __syncthreads();
     }
 
@@ -85,11 +119,11 @@ __device__ __forceinline__ long long batchOffset(const long long* offsets, long 
 }
 
 // 128×128 tiles, 8×8 per thread: the large-problem kernel.
-extern "C" __global__ void __launch_bounds__(256) sgemm_128x128(int m, int n, int k, float alpha, const float* a,
+extern "C" __global__ void __launch_bounds__(256, 2) sgemm_128x128(int m, int n, int k, float alpha, const float* a,
         int aRow, int aCol, long long aBatchStride, const long long* aOffsets, const float* b, int bRow, int bCol,
         long long bBatchStride, const long long* bOffsets, float beta, float* c) {
-    __shared__ __align__(16) float as[8][128 + 4];
-    __shared__ __align__(16) float bs[8][128 + 4];
+    __shared__ __align__(16) float as[2][8][128 + 4];
+    __shared__ __align__(16) float bs[2][8][128 + 4];
     int batch = blockIdx.z;
     gemmTile<128, 128, 8, 8, 8>(m, n, k, alpha, a + batchOffset(aOffsets, aBatchStride, batch), aRow, aCol,
                                 b + batchOffset(bOffsets, bBatchStride, batch), bRow, bCol, beta,
@@ -100,8 +134,8 @@ extern "C" __global__ void __launch_bounds__(256) sgemm_128x128(int m, int n, in
 extern "C" __global__ void __launch_bounds__(256) sgemm_64x64(int m, int n, int k, float alpha, const float* a,
         int aRow, int aCol, long long aBatchStride, const long long* aOffsets, const float* b, int bRow, int bCol,
         long long bBatchStride, const long long* bOffsets, float beta, float* c) {
-    __shared__ __align__(16) float as[16][64 + 4];
-    __shared__ __align__(16) float bs[16][64 + 4];
+    __shared__ __align__(16) float as[2][16][64 + 4];
+    __shared__ __align__(16) float bs[2][16][64 + 4];
     int batch = blockIdx.z;
     gemmTile<64, 64, 16, 4, 4>(m, n, k, alpha, a + batchOffset(aOffsets, aBatchStride, batch), aRow, aCol,
                                b + batchOffset(bOffsets, bBatchStride, batch), bRow, bCol, beta,
