@@ -6,8 +6,8 @@
 #   1. the backend contract on the GPU (every op vs the reference oracle) and the JCuda device tests;
 #   2. PyTorch parity fixtures (CRATE, CRATE-MAE, optimizers) and 200 fmnist-small training steps vs SIMD on CUDA;
 #   3. GEMM GFLOP/s: ours vs PyTorch's cuBLAS (fp32, TF32 off), same shapes, same timing rule;
-#   4. train-step images/s: ./crate bench --device cuda vs tools/pytorch/bench_crate.py --device cuda (eager fp32),
-#      cifar-tiny batch 128 and crate-tiny batch 64.
+#   4. train-step images/s: ./crate bench --device cuda (MSSA fused, and as batched GEMMs) vs
+#      tools/pytorch/bench_crate.py --device cuda (eager fp32), cifar-tiny batch 128 and crate-tiny batch 64.
 set -uo pipefail
 OUT=${OUT:-/tmp/cuda-checks}
 mkdir -p "$OUT"
@@ -31,6 +31,8 @@ step gemm-torch bash -c "python3 benchmarks/peer/gemm_peer_cuda.py > $OUT/gemm-t
 for cfg in "cifar-tiny 128" "crate-tiny 64"; do
   set -- $cfg
   step "bench-crate-$1" bash -c "bash $run java ai.crate.cli.CrateCli bench --device cuda --config $1 --batch $2 --json > $OUT/bench-crate-$1.json"
+  # MSSA fused (the default) or as batched GEMMs: which is faster has to be measured here
+  step "bench-crate-$1-mssa-gemm" bash -c "bash $run java -Dcrate.cuda.mssa=gemm ai.crate.cli.CrateCli bench --device cuda --config $1 --batch $2 --json > $OUT/bench-crate-$1-mssa-gemm.json"
   step "bench-torch-$1" bash -c "python3 tools/pytorch/bench_crate.py --device cuda --config $1 --batch $2 --json > $OUT/bench-torch-$1.json"
 done
 grep -h "tests successful\|tests failed\|tests skipped\|tests aborted" "$OUT"/contract.log "$OUT"/parity-and-training.log

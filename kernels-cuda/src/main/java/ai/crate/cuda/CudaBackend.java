@@ -80,7 +80,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     public CudaBackend(Device device) {
         this.device = device;
-        LOG.log(Level.INFO, "CUDA backend on {0}", device.description());
+        LOG.log(Level.INFO, "CUDA backend on {0}; MSSA {1}", device.description(),
+                mssaByGemm ? "as batched GEMMs (-D" + MSSA_PROPERTY + "=gemm)" : "fused where a head fits in shared memory");
     }
 
     @Override
@@ -618,6 +619,29 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     // ---- fused CRATE layers ----------------------------------------------------------------------------------------
 
+    /** -Dcrate.cuda.mssa=gemm runs MSSA as batched GEMMs and a softmax even where the fused kernels fit. */
+    public static final String MSSA_PROPERTY = "crate.cuda.mssa";
+
+    private final boolean mssaByGemm = mssaMode();
+
+    private static boolean mssaMode() {
+        String mode = System.getProperty(MSSA_PROPERTY, "fused");
+        return switch (mode) {
+            case "fused" -> false;
+            case "gemm" -> true;
+            default -> throw new IllegalArgumentException("-D" + MSSA_PROPERTY + "=" + mode + ": expected fused or gemm");
+        };
+    }
+
+    /**
+     * Whether MSSA runs fused (a head's W in shared memory, no N×N matrix in global memory but scalar dot products
+     * from shared memory) or as batched GEMMs (register-tiled, with A in global memory): fused where it fits unless
+     * -Dcrate.cuda.mssa=gemm; which is faster at which N has not been measured on a GPU yet.
+     */
+    private boolean fusedMssa(int sharedBytes) {
+        return !mssaByGemm && sharedBytes <= device.maxSharedBytesPerBlock();
+    }
+
     private int mssaForwardShared(int n, int p) { return (n * (p + 1) + MSSA_WARPS * n) * Float.BYTES; }
 
     private int mssaBackwardShared(int n, int p) { return (2 * n * (p + 1) + MSSA_WARPS * n) * Float.BYTES; }
@@ -631,7 +655,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (batch == 0 || n == 0 || p == 0) return;
         Tensor wc = contiguousInput(w);
         int shared = mssaForwardShared(n, p);
-        if (shared <= device.maxSharedBytesPerBlock()) {
+        if (fusedMssa(shared)) {
             device.launch("mssa_forward_f32", Device.Dim3.of(heads, batch), Device.Dim3.of(THREADS), shared,
                     new KernelArgs().ptr(mem(wc), bytes(wc)).i32(n).i32(heads).i32(p).f32(scale)
                             .ptr(mem(out), bytes(out)).ptr(attn == null ? null : mem(attn), attn == null ? 0 : bytes(attn)));
@@ -674,7 +698,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (a == null) {   // recompute A: less memory held between forward and backward
             a = allocate(batch, heads, n, n);
             int shared = mssaForwardShared(n, p);
-            if (shared <= device.maxSharedBytesPerBlock()) {
+            if (fusedMssa(shared)) {
                 device.launch("mssa_forward_f32", Device.Dim3.of(heads, batch), Device.Dim3.of(THREADS), shared,
                         new KernelArgs().ptr(mem(wc), bytes(wc)).i32(n).i32(heads).i32(p).f32(scale).ptr(null, 0)
                                 .ptr(mem(a), 0));
@@ -684,7 +708,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
         int shared = mssaBackwardShared(n, p);
         Tensor ds = allocate(batch, heads, n, n);
-        if (shared <= device.maxSharedBytesPerBlock()) {
+        if (fusedMssa(shared)) {
             device.launch("mssa_backward_f32", Device.Dim3.of(heads, batch), Device.Dim3.of(THREADS), shared,
                     new KernelArgs().ptr(mem(wc), bytes(wc)).ptr(mem(a), bytes(a)).ptr(mem(dc), bytes(dc)).i32(n)
                             .i32(heads).i32(p).f32(scale).ptr(mem(ds), 0).ptr(mem(dw), bytes(dw)));
