@@ -1,11 +1,15 @@
 package ai.crate.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.crate.cuda.emu.EmulatedDevice;
 import ai.crate.engine.Backend;
 import ai.crate.engine.BackendContractTest;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
 
 /**
  * The shared backend contract on {@link CudaBackend} with the real kernel sources run by the CPU emulator: every
@@ -24,6 +28,33 @@ class CudaBackendEmulatedTest extends BackendContractTest {
         shapes.add(new int[] {65, 4001, 63});                    // split K: few tiles, long K, a shorter last slice
         shapes.add(new int[] {130, 2048, 129});                  // split K with slices of equal length
         return shapes;
+    }
+
+    /** -Dcrate.cuda.mssa picks the GEMM path where the fused kernel would fit; anything else is refused by name. */
+    @Test
+    void mssaModePropertyPicksThePath() {
+        float[] w = normal(rng("mssaMode"), 2 * 17 * 12, 1);
+        float[][] outs = new float[2][];
+        String[] modes = {"fused", "gemm"};
+        for (int i = 0; i < 2; i++) {
+            System.setProperty(CudaBackend.MSSA_PROPERTY, modes[i]);
+            try (CudaBackend be = new CudaBackend(new EmulatedDevice(227 * 1024))) {
+                var out = be.empty(2, 17, 12);
+                be.mssaForward(be.fromArray(w, 2, 17, 12), 3, 0.5f, out, null);
+                outs[i] = be.toArray(out);
+            } finally {
+                System.clearProperty(CudaBackend.MSSA_PROPERTY);
+            }
+        }
+        assertClose("mssa fused vs gemm", outs[0], outs[1], 1e-5, 1e-5);
+        System.setProperty(CudaBackend.MSSA_PROPERTY, "flash");
+        try {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new CudaBackend(new EmulatedDevice()));
+            assertTrue(e.getMessage().contains("flash") && e.getMessage().contains("fused or gemm"), e.getMessage());
+        } finally {
+            System.clearProperty(CudaBackend.MSSA_PROPERTY);
+        }
     }
 
     /** α and β through the split-K path too (its own final pass applies them). */
