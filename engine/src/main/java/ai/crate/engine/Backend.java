@@ -195,11 +195,8 @@ public interface Backend {
      * behind gradient clipping. By default a product, a reduction and an add; a backend may do it in one pass.
      */
     default void sumOfSquaresInto(Tensor x, Tensor accumulator) {
-        OpChecks.sameBackend("sumOfSquaresInto", this, x, accumulator);
-        if (accumulator.size() != 1) {
-            throw new IllegalArgumentException("sumOfSquaresInto: the accumulator must have one element, got shape "
-                    + java.util.Arrays.toString(accumulator.shape()));
-        }
+        OpChecks.sameBackend("sumOfSquaresInto", this, x);
+        OpChecks.oneElement("sumOfSquaresInto", "accumulator", this, accumulator);
         Tensor sq = allocate(x.shape()), part = allocate(accumulator.shape());
         binary(BinaryOp.MUL, x, x, sq);
         reduce(ReduceOp.SUM, sq.reshape(-1), 0, part.reshape(1));
@@ -215,11 +212,7 @@ public interface Backend {
 
     /** x ← x · factor for every x, factor a one-element tensor (clipping's rescale, without reading it back). */
     default void scaleAll(List<Tensor> xs, Tensor factor) {
-        OpChecks.sameBackend("scaleAll", this, factor);
-        if (factor.size() != 1) {
-            throw new IllegalArgumentException("scaleAll: the factor must have one element, got shape "
-                    + java.util.Arrays.toString(factor.shape()));
-        }
+        OpChecks.oneElement("scaleAll", "factor", this, factor);
         Tensor f = factor.reshape(1);
         for (Tensor x : xs) binary(BinaryOp.MUL, x, f, x);
     }

@@ -22,6 +22,15 @@ public final class OpChecks {
         }
     }
 
+    /** A one-element tensor of this backend (an accumulator, a factor). */
+    public static void oneElement(String op, String what, Backend backend, Tensor t) {
+        sameBackend(op, backend, t);
+        if (t.size() != 1) {
+            throw new IllegalArgumentException(op + ": the " + what + " must have one element, got shape "
+                    + Arrays.toString(t.shape()));
+        }
+    }
+
     /** Lists (and arrays) that pair up element by element must have one length. */
     public static void parallelLists(String op, int... sizes) {
         for (int s : sizes) {

@@ -797,11 +797,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public void sumOfSquaresInto(Tensor x, Tensor accumulator) {
-        OpChecks.sameBackend("sumOfSquaresInto", this, x, accumulator);
-        if (accumulator.size() != 1) {
-            throw new IllegalArgumentException("sumOfSquaresInto: the accumulator must have one element, got shape "
-                    + Arrays.toString(accumulator.shape()));
-        }
+        OpChecks.sameBackend("sumOfSquaresInto", this, x);
+        OpChecks.oneElement("sumOfSquaresInto", "accumulator", this, accumulator);
         if (x.size() == 0) return;
         Tensor[] scratch = sumSquaresScratch.get();
         int blocks = (int) Math.min(ceil(x.size(), THREADS), SUM_SQUARES_MAX_BLOCKS);
@@ -841,23 +838,32 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
+    /** A table of {address, length} per tensor, for the kernels reading TensorEntry / SquaresEntry. */
+    private Tensor tensorTable(List<Tensor> group) {
+        long[] words = new long[2 * group.size()];
+        for (int i = 0; i < group.size(); i++) {
+            words[2 * i] = address(group.get(i));
+            words[2 * i + 1] = group.get(i).size();
+        }
+        return table(words);
+    }
+
+    /** The tensors in launches of at most MAX_GRID_Y (a grid's y extent). */
+    private static List<List<Tensor>> launchGroups(List<Tensor> xs) {
+        List<List<Tensor>> groups = new java.util.ArrayList<>();
+        for (int from = 0; from < xs.size(); from += MAX_GRID_Y) {
+            groups.add(xs.subList(from, Math.min(xs.size(), from + MAX_GRID_Y)));
+        }
+        return groups;
+    }
+
     @Override
     public void sumOfSquaresInto(List<Tensor> xs, Tensor accumulator) {
-        OpChecks.sameBackend("sumOfSquaresInto", this, accumulator);
-        if (accumulator.size() != 1) {
-            throw new IllegalArgumentException("sumOfSquaresInto: the accumulator must have one element, got shape "
-                    + Arrays.toString(accumulator.shape()));
-        }
+        OpChecks.oneElement("sumOfSquaresInto", "accumulator", this, accumulator);
         requireWholeContiguous("sumOfSquaresInto", xs);
-        for (int from = 0; from < xs.size(); from += MAX_GRID_Y) {
-            List<Tensor> group = xs.subList(from, Math.min(xs.size(), from + MAX_GRID_Y));
-            long[] words = new long[2 * group.size()];
-            for (int i = 0; i < group.size(); i++) {
-                words[2 * i] = address(group.get(i));
-                words[2 * i + 1] = group.get(i).size();
-            }
+        for (List<Tensor> group : launchGroups(xs)) {
             int chunks = chunks(group);
-            Tensor table = table(words), partials = allocate(chunks * group.size());
+            Tensor table = tensorTable(group), partials = allocate(chunks * group.size());
             device.launch("sum_squares_multi_f32", Device.Dim3.of(chunks, group.size()), Device.Dim3.of(THREADS), 0,
                     new KernelArgs().ptr(mem(table), 0).ptr(mem(partials), 0).ptr(mem(sumSquaresScratch.get()[1]), 0)
                             .ptr(mem(accumulator), bytes(accumulator)));
@@ -868,20 +874,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     @Override
     public void scaleAll(List<Tensor> xs, Tensor factor) {
-        OpChecks.sameBackend("scaleAll", this, factor);
-        if (factor.size() != 1) {
-            throw new IllegalArgumentException("scaleAll: the factor must have one element, got shape "
-                    + Arrays.toString(factor.shape()));
-        }
+        OpChecks.oneElement("scaleAll", "factor", this, factor);
         requireWholeContiguous("scaleAll", xs);
-        for (int from = 0; from < xs.size(); from += MAX_GRID_Y) {
-            List<Tensor> group = xs.subList(from, Math.min(xs.size(), from + MAX_GRID_Y));
-            long[] words = new long[2 * group.size()];
-            for (int i = 0; i < group.size(); i++) {
-                words[2 * i] = address(group.get(i));
-                words[2 * i + 1] = group.get(i).size();
-            }
-            Tensor table = table(words);
+        for (List<Tensor> group : launchGroups(xs)) {
+            Tensor table = tensorTable(group);
             device.launch("scale_multi_f32", Device.Dim3.of(chunks(group), group.size()), Device.Dim3.of(THREADS), 0,
                     new KernelArgs().ptr(mem(table), 0).ptr(mem(factor), bytes(factor)));
             release(table);
