@@ -77,6 +77,14 @@ public final class Variable {
         return new Variable(value, false, TEMPORARY, List.of(), null, List.of());
     }
 
+    /**
+     * {@link #temporary} for a tensor derived from {@code source} (a layout copy of it, typically), or a
+     * {@link #constant} when it turns out to be a view of source's storage, which is not the graph's to hand back.
+     */
+    public static Variable temporaryUnlessViewOf(Tensor value, Tensor source) {
+        return value.storage() == source.storage() ? constant(value) : temporary(value);
+    }
+
     private boolean isTemporary() { return rule == null && op.equals(TEMPORARY); }
 
     /**

@@ -142,8 +142,8 @@ public final class CrateMae extends Module {
     public Variable encode(Tensor images, float[] mask) {
         int b = images.dim(0), l = config.numPatches(), d = config.dim();
         Tensor patches = patchesChannelFirst(images, config);
-        Variable in = patches.storage() == images.storage() ? Variable.constant(patches) : Variable.temporary(patches);
-        Variable tokens = F.linear(in, F.reshape(patchWeight, d, -1), patchBias);
+        Variable tokens = F.linear(Variable.temporaryUnlessViewOf(patches, images), F.reshape(patchWeight, d, -1),
+                patchBias);
         float[] keep = new float[mask.length];
         for (int i = 0; i < mask.length; i++) keep[i] = 1f - mask[i];
         Variable kept = F.mul(tokens, Variable.temporary(backend.fromArray(keep, b, l, 1)));
@@ -160,9 +160,8 @@ public final class CrateMae extends Module {
         Variable z = encode(images, mask);
         for (MaeDecoderBlock block : decoderBlocks) z = block.forward(z, true);
         Variable pred = F.slice(decoderPred.forward(decoderNorm.forward(z)), 1, 1, l + 1);
-        Tensor target = target(images);   // a copy in patch order: the graph owns it (releaseGraph hands it back)
-        Variable targetVar = target.storage() == images.storage() ? Variable.constant(target) : Variable.temporary(target);
-        Variable perPatch = F.mean(F.square(F.sub(pred, targetVar)), 2, false);
+        Variable target = Variable.temporaryUnlessViewOf(target(images), images);   // patch order: usually a copy
+        Variable perPatch = F.mean(F.square(F.sub(pred, target)), 2, false);
         double removed = 0;
         for (float m : mask) removed += m;
         Variable loss = F.affine(F.sum(F.mul(perPatch, Variable.temporary(backend.fromArray(mask, b, l)))),

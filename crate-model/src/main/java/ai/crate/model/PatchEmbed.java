@@ -29,11 +29,9 @@ public final class PatchEmbed extends Module {
 
     /** Patch tokens [B, n, d]. */
     public Variable forward(Tensor images) {
-        // patchify copies the images into patch order (unless they already are): the graph owns such a copy, and
-        // releaseGraph hands it back
-        Tensor patches = patchify(images, config);
-        Variable in = patches.storage() == images.storage() ? Variable.constant(patches) : Variable.temporary(patches);
-        return tokenNorm.forward(projection.forward(patchNorm.forward(in)));
+        // patchify copies the images into patch order (unless they already are): releaseGraph hands the copy back
+        Variable patches = Variable.temporaryUnlessViewOf(patchify(images, config), images);
+        return tokenNorm.forward(projection.forward(patchNorm.forward(patches)));
     }
 
     /** Images [B, C, H, W] → patches [B, (H/p)(W/p), p·p·C] in (p1 p2 c) order: one strided copy. */

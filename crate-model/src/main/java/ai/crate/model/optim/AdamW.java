@@ -41,10 +41,4 @@ public final class AdamW extends Optimizer {
         }
         ws.getFirst().backend().adamWSteps(ws, gs, ms, vs, decays, lr, beta1, beta2, eps, step);
     }
-
-    @Override
-    protected void update(Param p, Tensor w, Tensor g, float lr, float decay, long step) {
-        w.backend().adamWStep(w, g, buffer("adamw.exp_avg", p), buffer("adamw.exp_avg_sq", p), lr, beta1, beta2, eps,
-                decay, step);
-    }
 }

@@ -26,7 +26,10 @@ public final class Lion extends Optimizer {
     protected void initBuffers(Param p) { buffer("lion.exp_avg", p); }
 
     @Override
-    protected void update(Param p, Tensor w, Tensor g, float lr, float decay, long step) {
-        w.backend().lionStep(w, g, buffer("lion.exp_avg", p), lr, beta1, beta2, decay);
+    protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
+        for (int i = 0; i < ps.size(); i++) {
+            ws.get(i).backend().lionStep(ws.get(i), gs.get(i), buffer("lion.exp_avg", ps.get(i)), lr, beta1, beta2,
+                    decays[i]);
+        }
     }
 }

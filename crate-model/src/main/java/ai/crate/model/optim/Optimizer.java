@@ -70,18 +70,12 @@ public abstract class Optimizer {
     }
 
     /**
-     * The update of every parameter that has a gradient (parallel lists); by default one {@link #update} each. An
-     * optimizer whose backend op takes them all at once (AdamW) overrides it: one pass for the whole model.
+     * The update of every parameter that has a gradient (parallel lists: parameter, value, gradient, decay): the
+     * decoupled decay w ← decay·w (decay = 1 − lr·wd, or 1 for parameters exempt from it), then the rule's step;
+     * {@code step} counts from 1. Backends fuse both into one pass, per parameter or for all at once.
      */
-    protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
-        for (int i = 0; i < ps.size(); i++) update(ps.get(i), ws.get(i), gs.get(i), lr, decays[i], step);
-    }
-
-    /**
-     * The update of one parameter: the decoupled decay w ← decay·w first (decay = 1 − lr·wd, or 1 for parameters
-     * exempt from it), then the rule's step; {@code step} counts from 1. Backends fuse both into one pass.
-     */
-    protected abstract void update(Param p, Tensor w, Tensor g, float lr, float decay, long step);
+    protected abstract void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr,
+                                      long step);
 
     public final void zeroGrad() { for (Param p : params) p.variable().zeroGrad(); }
 

@@ -25,8 +25,10 @@ public final class Sgd extends Optimizer {
     protected void initBuffers(Param p) { if (momentum != 0) buffer("sgd.momentum_buffer", p); }
 
     @Override
-    protected void update(Param p, Tensor w, Tensor g, float lr, float decay, long step) {
-        w.backend().sgdStep(w, g, momentum == 0 ? null : buffer("sgd.momentum_buffer", p), lr, momentum, nesterov,
-                decay);
+    protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
+        for (int i = 0; i < ps.size(); i++) {
+            Tensor buffer = momentum == 0 ? null : buffer("sgd.momentum_buffer", ps.get(i));
+            ws.get(i).backend().sgdStep(ws.get(i), gs.get(i), buffer, lr, momentum, nesterov, decays[i]);
+        }
     }
 }
