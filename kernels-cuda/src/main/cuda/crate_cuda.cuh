@@ -36,6 +36,14 @@ __device__ __forceinline__ long long viewOffset(const View& v, long long i) {
     return off;
 }
 
+// A 16-byte load of four consecutive floats; p must be 16-byte aligned (the emulator checks every one).
+__device__ __forceinline__ float4 loadFloat4(const float* p) {
+#ifdef CRATE_EMULATION
+    crate_emu_require_aligned(p, 16, __FILE__, __LINE__);
+#endif
+    return *reinterpret_cast<const float4*>(p);
+}
+
 __device__ __forceinline__ float warpSum(float v) {
     for (int m = WARP / 2; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
     return v;

@@ -51,6 +51,8 @@ void crate_emu_syncthreads(const char* file, int line);
 void crate_emu_syncwarp(unsigned mask);
 // kind: CRATE_EMU_SHFL_*; lane: the source lane, delta or xor mask, as the intrinsic takes it.
 std::uint64_t crate_emu_shuffle(unsigned mask, std::uint64_t value, int kind, int lane, int width);
+// Fails the launch, as a GPU faults on a misaligned vector access, unless p is a multiple of bytes.
+void crate_emu_require_aligned(const void* p, int bytes, const char* file, int line);
 }
 
 enum { CRATE_EMU_SHFL_IDX, CRATE_EMU_SHFL_UP, CRATE_EMU_SHFL_DOWN, CRATE_EMU_SHFL_XOR };

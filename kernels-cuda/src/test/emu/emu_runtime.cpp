@@ -328,6 +328,14 @@ void crate_emu_syncthreads(const char* file, int line) {
 
 void crate_emu_syncwarp(unsigned mask) { warpBarrier("__syncwarp", mask); }
 
+void crate_emu_require_aligned(const void* p, int bytes, const char* file, int line) {
+    if (reinterpret_cast<std::uintptr_t>(p) % (std::uintptr_t) bytes == 0) return;
+    char address[32];
+    std::snprintf(address, sizeof address, "%p", p);
+    failFiber("misaligned " + std::to_string(bytes) + "-byte access at " + site(file, line) + " in " + blockName() +
+              ": address " + address + " (a GPU faults with 'misaligned address')");
+}
+
 // Each lane publishes its value, the warp meets, each lane reads its source lane's value, and the warp meets again
 // so no lane overwrites its slot (in a next shuffle) before every lane has read it.
 std::uint64_t crate_emu_shuffle(unsigned mask, std::uint64_t value, int kind, int lane, int width) {

@@ -289,6 +289,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
             return;
         }
         BatchOffsets ao = new BatchOffsets(g.aOffsets()), bo = new BatchOffsets(g.bOffsets());
+        int vecA = vectorizable(g.aRowStride(), g.aColStride(), g.aOffsets()) ? 1 : 0;
+        int vecB = vectorizable(g.bRowStride(), g.bColStride(), g.bOffsets()) ? 1 : 0;
         try {
             for (int z0 = 0; z0 < g.batch(); z0 += MAX_GRID_Z) {
                 int zs = Math.min(MAX_GRID_Z, g.batch() - z0);
@@ -297,7 +299,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                 ao.appendBatch(args, z0);
                 bo.append(args, mem(b), z0).i32(g.bRowStride()).i32(g.bColStride());
                 bo.appendBatch(args, z0);
-                args.f32(beta).ptr(mem(c), g.cOffset(c.offset(), z0) * Float.BYTES);
+                args.f32(beta).ptr(mem(c), g.cOffset(c.offset(), z0) * Float.BYTES).i32(vecA).i32(vecB);
                 device.launch(kernel, Device.Dim3.of(ceil(g.n(), tile), ceil(g.m(), tile), zs), Device.Dim3.of(THREADS),
                         0, args);
             }
@@ -305,6 +307,17 @@ public final class CudaBackend implements Backend, AutoCloseable {
             ao.close();
             bo.close();
         }
+    }
+
+    /**
+     * Whether every line of an operand along its unit stride starts 16-byte aligned (the other stride and every
+     * batch offset a multiple of 4 floats; allocations are 256-byte aligned), so the GEMM may load it as float4s.
+     */
+    private static boolean vectorizable(int rowStride, int colStride, long... offsets) {
+        int other = colStride == 1 ? rowStride : rowStride == 1 ? colStride : -1;
+        if (other < 0 || other % 4 != 0) return false;
+        for (long o : offsets) if (o % 4 != 0) return false;
+        return true;
     }
 
     /** Output tiles below which a long K is split: fewer blocks than this leave most of a large GPU idle. */
@@ -327,12 +340,15 @@ public final class CudaBackend implements Backend, AutoCloseable {
         Tensor partial = allocate(parts, m, n);
         long aOff = g.aOffsets()[0], bOff = g.bOffsets()[0];
         long aStep = (long) chunk * g.aColStride(), bStep = (long) chunk * g.bRowStride();
+        // slices start a multiple of 16 elements along K apart, so alignment of the first settles it for all
+        int vecA = vectorizable(g.aRowStride(), g.aColStride(), aOff) ? 1 : 0;
+        int vecB = vectorizable(g.bRowStride(), g.bColStride(), bOff) ? 1 : 0;
         if (full > 0) {
             device.launch("sgemm_64x64", Device.Dim3.of(ceil(n, 64), ceil(m, 64), full), Device.Dim3.of(THREADS), 0,
                     new KernelArgs().i32(m).i32(n).i32(chunk).f32(1f)
                             .ptr(mem(a), aOff * Float.BYTES).i32(g.aRowStride()).i32(g.aColStride()).i64(aStep).ptr(null, 0)
                             .ptr(mem(b), bOff * Float.BYTES).i32(g.bRowStride()).i32(g.bColStride()).i64(bStep).ptr(null, 0)
-                            .f32(0f).ptr(mem(partial), 0));
+                            .f32(0f).ptr(mem(partial), 0).i32(vecA).i32(vecB));
         }
         if (rest > 0) {
             device.launch("sgemm_64x64", Device.Dim3.of(ceil(n, 64), ceil(m, 64), 1), Device.Dim3.of(THREADS), 0,
@@ -341,7 +357,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                             .i64(0).ptr(null, 0)
                             .ptr(mem(b), (bOff + full * bStep) * Float.BYTES).i32(g.bRowStride()).i32(g.bColStride())
                             .i64(0).ptr(null, 0)
-                            .f32(0f).ptr(mem(partial), (long) full * m * n * Float.BYTES));
+                            .f32(0f).ptr(mem(partial), (long) full * m * n * Float.BYTES).i32(vecA).i32(vecB));
         }
         long mn = (long) m * n;
         Tensor sum = beta == 0f ? c : allocate(m, n);
