@@ -20,12 +20,6 @@ __device__ __forceinline__ long long headOffset(int n, int heads, int p, int t, 
     return ((long long) blockIdx.y * n + t) * heads * p + blockIdx.x * p + col;
 }
 
-__device__ __forceinline__ float rowDot(const float* x, const float* y, int p) {
-    float s = 0.0f;
-    for (int col = 0; col < p; col++) s = fmaf(x[col], y[col], s);
-    return s;
-}
-
 // out_h = softmax(scale·W_h W_hᵀ)·W_h; attn (when not null) receives the softmax; out may be null (only A wanted).
 // A warp takes MSSA_ROWS query rows at a time, so each W_j element it reads from shared memory feeds MSSA_ROWS
 // products (the query rows' elements are broadcasts): about 4 FMAs per 5 shared loads instead of 1 per 2.
@@ -96,8 +90,9 @@ extern "C" __global__ void __launch_bounds__(256) mssa_forward_f32(const float* 
 }
 
 // dW_h = Aᵀ·dO + scale·(dS + dSᵀ)·W with dS = A ⊙ (dO·Wᵀ − rowsum(A ⊙ dO·Wᵀ)), without atomics: phase 1 gives each
-// warp query rows i, writes dS row i to the scratch ds and the row term scale·(dS·W)_i into dw; phase 2 gives each
-// warp rows j and adds the column terms Σ_i A_ij·dO_i + scale·dS_ij·W_i. attn must hold the forward's A.
+// warp query rows i (MSSA_ROWS at a time), writes dS row i to the scratch ds and the row term scale·(dS·W)_i into dw;
+// phase 2 gives each warp rows j (likewise) and adds the column terms Σ_i A_ij·dO_i + scale·dS_ij·W_i. attn must hold
+// the forward's A.
 extern "C" __global__ void __launch_bounds__(256) mssa_backward_f32(const float* w, const float* attn,
                                                                     const float* dout, int n, int heads, int p,
                                                                     float scale, float* ds, float* dw) {
@@ -105,7 +100,7 @@ extern "C" __global__ void __launch_bounds__(256) mssa_backward_f32(const float*
     const int ld = p + 1, warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     float* wh = smem;
     float* doh = smem + n * ld;
-    float* row = smem + 2 * n * ld + warp * n;
+    float* rows = smem + 2 * n * ld + warp * MSSA_ROWS * n;   // this warp's MSSA_ROWS rows of dO·Wᵀ, then of dS
     stageHead(w, wh, n, heads, p, ld);
     stageHead(dout, doh, n, heads, p, ld);
     __syncthreads();
@@ -113,37 +108,79 @@ extern "C" __global__ void __launch_bounds__(256) mssa_backward_f32(const float*
     const float* a = attn + base;
     float* dsb = ds + base;
 
-    for (int i = warp; i < n; i += MSSA_WARPS) {
-        float r = 0.0f;
-        for (int j = lane; j < n; j += WARP) {
-            float g = rowDot(doh + i * ld, wh + j * ld, p);
-            row[j] = g;
-            r = fmaf(a[(long long) i * n + j], g, r);
+    // Phase 1, MSSA_ROWS query rows per warp (each W_j element read feeds MSSA_ROWS products).
+    for (int i0 = warp * MSSA_ROWS; i0 < n; i0 += MSSA_WARPS * MSSA_ROWS) {
+        const int count = min(MSSA_ROWS, n - i0);   // rows past the end repeat row i0 and are never written
+        const float* q[MSSA_ROWS];
+        int row[MSSA_ROWS];
+#pragma unroll
+        for (int r = 0; r < MSSA_ROWS; r++) {
+            row[r] = i0 + (r < count ? r : 0);
+            q[r] = doh + row[r] * ld;
         }
-        r = warpSum(r);
+        float rsum[MSSA_ROWS] = {};
         for (int j = lane; j < n; j += WARP) {
-            float d = a[(long long) i * n + j] * (row[j] - r);
-            row[j] = d;
-            dsb[(long long) i * n + j] = d;
+            const float* wj = wh + j * ld;
+            float g[MSSA_ROWS] = {};
+            for (int col = 0; col < p; col++) {
+                float v = wj[col];
+#pragma unroll
+                for (int r = 0; r < MSSA_ROWS; r++) g[r] = fmaf(q[r][col], v, g[r]);
+            }
+#pragma unroll
+            for (int r = 0; r < MSSA_ROWS; r++) {
+                rows[r * n + j] = g[r];
+                rsum[r] = fmaf(a[(long long) row[r] * n + j], g[r], rsum[r]);
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < MSSA_ROWS; r++) {
+            float total = warpSum(rsum[r]);
+            for (int j = lane; j < n; j += WARP) {
+                float d = a[(long long) row[r] * n + j] * (rows[r * n + j] - total);
+                rows[r * n + j] = d;
+                if (r < count) dsb[(long long) row[r] * n + j] = d;
+            }
         }
         __syncwarp();
         for (int col = lane; col < p; col += WARP) {
-            float acc = 0.0f;
-            for (int j = 0; j < n; j++) acc = fmaf(row[j], wh[j * ld + col], acc);
-            dw[headOffset(n, heads, p, i, col)] = scale * acc;
+            float acc[MSSA_ROWS] = {};
+            for (int j = 0; j < n; j++) {
+                float v = wh[j * ld + col];
+#pragma unroll
+                for (int r = 0; r < MSSA_ROWS; r++) acc[r] = fmaf(rows[r * n + j], v, acc[r]);
+            }
+#pragma unroll
+            for (int r = 0; r < MSSA_ROWS; r++) {
+                if (r < count) dw[headOffset(n, heads, p, row[r], col)] = scale * acc[r];
+            }
         }
         __syncwarp();
     }
     __syncthreads();   // every dS row and row term written (global writes are visible within the block after this)
 
-    for (int j = warp; j < n; j += MSSA_WARPS) {
+    // Phase 2, MSSA_ROWS key rows j per warp: each dO_i and W_i element read feeds MSSA_ROWS products.
+    for (int j0 = warp * MSSA_ROWS; j0 < n; j0 += MSSA_WARPS * MSSA_ROWS) {
+        const int count = min(MSSA_ROWS, n - j0);
+        int col4[MSSA_ROWS];
+#pragma unroll
+        for (int r = 0; r < MSSA_ROWS; r++) col4[r] = j0 + (r < count ? r : 0);
         for (int col = lane; col < p; col += WARP) {
-            float values = 0.0f, keys = 0.0f;
+            float values[MSSA_ROWS] = {}, keys[MSSA_ROWS] = {};
             for (int i = 0; i < n; i++) {
-                values = fmaf(a[(long long) i * n + j], doh[i * ld + col], values);
-                keys = fmaf(dsb[(long long) i * n + j], wh[i * ld + col], keys);
+                float vo = doh[i * ld + col], vw = wh[i * ld + col];
+                const float* ai = a + (long long) i * n;
+                const float* di = dsb + (long long) i * n;
+#pragma unroll
+                for (int r = 0; r < MSSA_ROWS; r++) {
+                    values[r] = fmaf(ai[col4[r]], vo, values[r]);
+                    keys[r] = fmaf(di[col4[r]], vw, keys[r]);
+                }
             }
-            dw[headOffset(n, heads, p, j, col)] += values + scale * keys;
+#pragma unroll
+            for (int r = 0; r < MSSA_ROWS; r++) {
+                if (r < count) dw[headOffset(n, heads, p, col4[r], col)] += values[r] + scale * keys[r];
+            }
         }
     }
 }

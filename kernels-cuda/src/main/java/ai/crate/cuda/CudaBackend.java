@@ -33,7 +33,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("ai.crate.cuda.CudaBackend");
     private static final int THREADS = 256;
     private static final int ROWS_PER_BLOCK = 8;          // rows.cu: one warp per row, 8 warps per block
-    private static final int MSSA_WARPS = 8, MSSA_ROWS = 4;   // mssa.cu: warps per block, forward rows per warp
+    private static final int MSSA_WARPS = 8, MSSA_ROWS = 4;   // mssa.cu: warps per block, rows per warp
     private static final int MAX_GRID_Z = 65535;
     private static final int MAX_RANK = 6;                // crate_cuda.cuh: CRATE_MAX_RANK
     /** 128×128 GEMM tiles only when they still give this many blocks; below it 64×64 tiles keep more SMs busy. */
@@ -660,7 +660,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     private int mssaForwardShared(int n, int p) { return (n * (p + 1) + MSSA_WARPS * MSSA_ROWS * n) * Float.BYTES; }
 
-    private int mssaBackwardShared(int n, int p) { return (2 * n * (p + 1) + MSSA_WARPS * n) * Float.BYTES; }
+    private int mssaBackwardShared(int n, int p) {
+        return (2 * n * (p + 1) + MSSA_WARPS * MSSA_ROWS * n) * Float.BYTES;
+    }
 
     @Override
     public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
