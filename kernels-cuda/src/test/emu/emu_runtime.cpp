@@ -1,8 +1,8 @@
 // CPU runtime of the CUDA emulator (see cuda_emu.h): the kernel table, and crate_emu_launch, which runs the blocks
-// of a grid one after another, each CUDA thread of a block a fiber. A round-robin scheduler resumes every runnable
-// fiber in turn; a fiber runs until it returns from the kernel or waits at a barrier (__syncthreads, or the per-warp
-// barrier of __syncwarp and the shuffles), and when no fiber can run the scheduler releases the barriers that every
-// thread concerned has reached, or reports a deadlock if there is none.
+// of a grid one after another, each CUDA thread of a block a fiber. The scheduler runs one warp at a time as far as
+// it can go: a fiber runs until it returns from the kernel or waits at a barrier (__syncthreads, or the per-warp
+// barrier of __syncwarp and the shuffles); a warp's barrier is released when all its lanes reached it; when no warp
+// can go on, the block barrier is released if every thread reached it, else a deadlock is reported.
 //
 // Fibers are made with makecontext and then switched with _setjmp/_longjmp (the classic portable coroutine recipe):
 // swapcontext saves and restores the signal mask with a system call at every switch, which made the switches cost
@@ -172,18 +172,6 @@ bool prepareFiber(unsigned t) {
     return true;
 }
 
-// Releases every warp whose 32 lanes all wait at the warp barrier.
-bool releaseWarps() {
-    bool released = false;
-    for (unsigned w = 0; w < blockThreads / warpLanes; w++) {
-        if (warpArrived[w] < warpLanes) continue;
-        warpArrived[w] = 0;
-        for (unsigned lane = 0; lane < warpLanes; lane++) fibers[w * warpLanes + lane].state = State::Runnable;
-        released = true;
-    }
-    return released;
-}
-
 std::string deadlock(unsigned exited) {
     unsigned atWarp = 0;
     for (unsigned t = 0; t < blockThreads; t++) atWarp += fibers[t].state == State::AtWarpBarrier;
@@ -206,19 +194,35 @@ bool runBlock() {
         }
     }
     unsigned exited = 0;
-    // The threads run in ascending order in one pass and descending in the next (and the other way round in every
-    // other block), so a missing barrier shows whichever way the data flows between threads.
+    // Between two __syncthreads the warps run one after another, each as far as it can go (through its own warp
+    // barriers), so a warp that reads what another warp writes without a block barrier between sees the data
+    // missing. The order alternates: warps and lanes ascending in one round and descending in the next (and the
+    // other way round in every other block), so a missing barrier shows whichever way the data flows.
+    const unsigned warps = (blockThreads + warpLanes - 1) / warpLanes;
     bool descending = (blockIdx.x + blockIdx.y + blockIdx.z) % 2 == 1;
     for (;; descending = !descending) {
-        for (unsigned i = 0; i < blockThreads; i++) {
-            Fiber& f = fibers[descending ? blockThreads - 1 - i : i];
-            if (f.state != State::Runnable) continue;
-            resume(f);
-            if (!failure.empty()) return false;
-            if (f.state == State::Exited) exited++;
+        for (unsigned wi = 0; wi < warps; wi++) {
+            unsigned w = descending ? warps - 1 - wi : wi;
+            unsigned first = w * warpLanes, lanes = std::min(warpLanes, blockThreads - first);
+            for (bool laneDescending = descending;; laneDescending = !laneDescending) {
+                bool ran = false;
+                for (unsigned i = 0; i < lanes; i++) {
+                    Fiber& f = fibers[first + (laneDescending ? lanes - 1 - i : i)];
+                    if (f.state != State::Runnable) continue;
+                    ran = true;
+                    resume(f);
+                    if (!failure.empty()) return false;
+                    if (f.state == State::Exited) exited++;
+                }
+                if (lanes == warpLanes && warpArrived[w] == warpLanes) {   // the whole warp met at its barrier
+                    warpArrived[w] = 0;
+                    for (unsigned i = 0; i < lanes; i++) fibers[first + i].state = State::Runnable;
+                    continue;
+                }
+                if (!ran) break;
+            }
         }
         if (exited == blockThreads) return true;
-        if (releaseWarps()) continue;
         if (syncArrived == blockThreads) {
             syncArrived = 0;
             for (unsigned t = 0; t < blockThreads; t++) fibers[t].state = State::Runnable;

@@ -114,12 +114,25 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return t;
     }
 
+    /**
+     * -Dcrate.cuda.poisonReused=true fills every buffer handed out again by the pool with NaN, as new memory is on
+     * the emulator: a kernel that reads what it was meant to write first then fails even when the stale contents
+     * happened to be right (tests set it; one extra launch per reuse).
+     */
+    public static final String POISON_PROPERTY = "crate.cuda.poisonReused";
+    private final boolean poisonReused = Boolean.getBoolean(POISON_PROPERTY);
+
     @Override
     public Tensor allocate(int... shape) {
         int[] s = shape.clone();
         long n = Shapes.numel(s);
         long floats = Math.max(n, 1);   // the driver refuses empty allocations
-        return new Tensor(this, new Storage(this, take(floats), floats), s, Shapes.contiguousStrides(s), 0);
+        Tensor t = new Tensor(this, new Storage(this, take(floats), floats), s, Shapes.contiguousStrides(s), 0);
+        if (poisonReused) {
+            launchElementwise("fill_f32", floats, new KernelArgs().ptr(mem(t), 0).struct(CONTIGUOUS).f32(Float.NaN)
+                    .i64(floats));
+        }
+        return t;
     }
 
     private DeviceMemory take(long floats) {
