@@ -160,45 +160,39 @@ extern "C" __global__ void layer_norm_f32(const float* x, const float* gamma, co
     if (lane() == 0) { mean[r] = mu; rstd[r] = rs; }
 }
 
-// dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) with g = dy ⊙ γ and x̂ = (x − μ)·rstd.
-extern "C" __global__ void layer_norm_backward_dx_f32(const float* dy, const float* x, const float* gamma,
-                                                      const float* mean, const float* rstd, float* dx, int rows,
-                                                      int c) {
-    int r = warpRow();
-    if (r >= rows) return;
-    long long base = (long long) r * c;
-    float mu = mean[r], rs = rstd[r];
-    float sg = 0.0f, sgx = 0.0f;
-    for (int j = lane(); j < c; j += WARP) {
-        float g = dy[base + j] * gamma[j];
-        sg += g;
-        sgx += g * (x[base + j] - mu) * rs;
+// LayerNorm backward for a chunk of rowsPerChunk rows per block (blockIdx.x): first dx = rstd·(g − mean(g) −
+// x̂·mean(g ⊙ x̂)) with g = dy ⊙ γ and x̂ = (x − μ)·rstd, a warp per row; then the chunk's column sums for
+// dγ = Σ dy ⊙ x̂ and dβ = Σ dy into partials[chunk][0..c) and [c..2c), a thread per column so every read is
+// coalesced (the rows were just read, so mostly from cache; they read only inputs, so no barrier between). layer_norm_backward_params_finish_f32 adds the chunks.
+extern "C" __global__ void layer_norm_backward_f32(const float* dy, const float* x, const float* gamma,
+                                                   const float* mean, const float* rstd, float* dx,
+                                                   float* partials, int rows, int c, int rowsPerChunk) {
+    const int r0 = blockIdx.x * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
+    for (int r = r0 + (int) threadIdx.x / WARP; r < r1; r += ROWS_PER_BLOCK) {
+        long long base = (long long) r * c;
+        float mu = mean[r], rs = rstd[r];
+        float sg = 0.0f, sgx = 0.0f;
+        for (int j = lane(); j < c; j += WARP) {
+            float g = dy[base + j] * gamma[j];
+            sg += g;
+            sgx += g * (x[base + j] - mu) * rs;
+        }
+        float mg = warpSum(sg) / c, mgx = warpSum(sgx) / c;
+        for (int j = lane(); j < c; j += WARP) {
+            float xhat = (x[base + j] - mu) * rs;
+            dx[base + j] = rs * (dy[base + j] * gamma[j] - mg - xhat * mgx);
+        }
     }
-    float mg = warpSum(sg) / c, mgx = warpSum(sgx) / c;
-    for (int j = lane(); j < c; j += WARP) {
-        float xhat = (x[base + j] - mu) * rs;
-        dx[base + j] = rs * (dy[base + j] * gamma[j] - mg - xhat * mgx);
+    for (int j = threadIdx.x; j < c; j += blockDim.x) {
+        float dg = 0.0f, db = 0.0f;
+        for (int r = r0; r < r1; r++) {
+            long long k = (long long) r * c + j;
+            dg += dy[k] * (x[k] - mean[r]) * rstd[r];
+            db += dy[k];
+        }
+        partials[(long long) blockIdx.x * 2 * c + j] = dg;
+        partials[(long long) blockIdx.x * 2 * c + c + j] = db;
     }
-}
-
-// Partial column sums for dγ = Σ dy ⊙ x̂ and dβ = Σ dy over a chunk of rows: partials[chunk][0..c) and [c..2c).
-// Grid: (⌈c / blockDim⌉, chunks); consecutive threads take consecutive columns, so every read is coalesced.
-extern "C" __global__ void layer_norm_backward_params_partial_f32(const float* dy, const float* x,
-                                                                  const float* mean, const float* rstd,
-                                                                  float* partials, int rows, int c,
-                                                                  int rowsPerChunk) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= c) return;
-    int chunk = blockIdx.y;
-    int r0 = chunk * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
-    float dg = 0.0f, db = 0.0f;
-    for (int r = r0; r < r1; r++) {
-        long long k = (long long) r * c + j;
-        dg += dy[k] * (x[k] - mean[r]) * rstd[r];
-        db += dy[k];
-    }
-    partials[(long long) chunk * 2 * c + j] = dg;
-    partials[(long long) chunk * 2 * c + c + j] = db;
 }
 
 extern "C" __global__ void layer_norm_backward_params_finish_f32(const float* partials, int chunks, int c,

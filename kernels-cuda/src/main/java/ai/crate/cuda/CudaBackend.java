@@ -563,15 +563,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
         Tensor dyc = contiguousInput(dy), xc = contiguousInput(x), gc = contiguousInput(gamma);
         Tensor mc = contiguousInput(mean), rc = contiguousInput(rstd);
-        launchRows("layer_norm_backward_dx_f32", rows, new KernelArgs().ptr(mem(dyc), bytes(dyc)).ptr(mem(xc), bytes(xc))
-                .ptr(mem(gc), bytes(gc)).ptr(mem(mc), bytes(mc)).ptr(mem(rc), bytes(rc)).ptr(mem(dx), bytes(dx))
-                .i32(rows).i32(c));
         int chunks = ceil(rows, LN_ROWS_PER_CHUNK);
         Tensor partials = allocate(chunks, 2 * c);
-        device.launch("layer_norm_backward_params_partial_f32", Device.Dim3.of(ceil(c, THREADS), chunks),
-                Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(dyc), bytes(dyc)).ptr(mem(xc), bytes(xc))
-                        .ptr(mem(mc), bytes(mc)).ptr(mem(rc), bytes(rc)).ptr(mem(partials), 0).i32(rows).i32(c)
-                        .i32(LN_ROWS_PER_CHUNK));
+        device.launch("layer_norm_backward_f32", Device.Dim3.of(chunks), Device.Dim3.of(THREADS), 0, new KernelArgs()
+                .ptr(mem(dyc), bytes(dyc)).ptr(mem(xc), bytes(xc)).ptr(mem(gc), bytes(gc)).ptr(mem(mc), bytes(mc))
+                .ptr(mem(rc), bytes(rc)).ptr(mem(dx), bytes(dx)).ptr(mem(partials), 0).i32(rows).i32(c)
+                .i32(LN_ROWS_PER_CHUNK));
         device.launch("layer_norm_backward_params_finish_f32", Device.Dim3.of(ceil(c, THREADS)), Device.Dim3.of(THREADS),
                 0, new KernelArgs().ptr(mem(partials), 0).i32(chunks).i32(c).ptr(mem(dgamma), bytes(dgamma))
                         .ptr(mem(dbeta), bytes(dbeta)));
