@@ -170,3 +170,13 @@ extern "C" __global__ void __launch_bounds__(256) sgemm_64x64(int m, int n, int 
                                b + batchOffset(bOffsets, bBatchStride, batch), bRow, bCol, beta,
                                c + (long long) batch * m * n, as, bs, vecA != 0, vecB != 0);
 }
+
+// The end of a split-K GEMM: C = α·Σ_s partial[s] + β·C (β = 0 ignores C), the slices added in order.
+extern "C" __global__ void gemm_sum_slices_f32(const float* partial, int parts, long long mn, float alpha, float beta,
+                                               float* c) {
+    FOR_EACH(i, mn) {
+        float s = 0.0f;
+        for (int p = 0; p < parts; p++) s += partial[p * mn + i];
+        c[i] = beta == 0.0f ? alpha * s : fmaf(alpha, s, beta * c[i]);
+    }
+}

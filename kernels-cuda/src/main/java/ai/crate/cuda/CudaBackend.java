@@ -348,7 +348,15 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private void gemmSplitK(float alpha, Tensor a, Tensor b, float beta, Tensor c, Layout.Gemm g, long tiles) {
         int m = g.m(), n = g.n(), k = g.k();
         int slices = (int) Math.max(2, Math.min(SPLIT_K_TARGET_BLOCKS / Math.max(tiles, 1), k / 256));
-        int chunk = ceil(ceil(k, slices), 16) * 16;   // a multiple of the 64×64 kernel's K step
+        // Slices of equal length, a multiple of the 64×64 kernel's K step, where K allows (one launch); else the
+        // target count with a shorter last slice in a second launch.
+        int chunk = ceil(ceil(k, slices), 16) * 16;
+        for (int s = slices; s >= 2; s--) {
+            if (k % s == 0 && (k / s) % 16 == 0) {
+                chunk = k / s;
+                break;
+            }
+        }
         int full = k / chunk, rest = k - full * chunk, parts = full + (rest > 0 ? 1 : 0);
         Tensor partial = allocate(parts, m, n);
         long aOff = g.aOffsets()[0], bOff = g.bOffsets()[0];
@@ -373,18 +381,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
                             .f32(0f).ptr(mem(partial), (long) full * m * n * Float.BYTES).i32(vecA).i32(vecB));
         }
         long mn = (long) m * n;
-        Tensor sum = beta == 0f ? c : allocate(m, n);
-        launchElementwise("reduce_cols_f32", mn, new KernelArgs().i32(ReduceOp.SUM.ordinal()).ptr(mem(partial), 0)
-                .ptr(mem(sum), bytes(sum)).i32(1).i32(parts).i32(Math.toIntExact(mn)));
-        if (beta == 0f) {
-            if (alpha != 1f) launchElementwise("affine_f32", mn, new KernelArgs().ptr(mem(c), bytes(c)).struct(CONTIGUOUS)
-                    .f32(alpha).f32(0f).ptr(mem(c), bytes(c)).i64(mn));
-        } else {
-            launchElementwise("affine_f32", mn, new KernelArgs().ptr(mem(c), bytes(c)).struct(CONTIGUOUS).f32(beta)
-                    .f32(0f).ptr(mem(c), bytes(c)).i64(mn));
-            launchElementwise("axpy_f32", mn, new KernelArgs().f32(alpha).ptr(mem(sum), 0).ptr(mem(c), bytes(c)).i64(mn));
-            release(sum);
-        }
+        launchElementwise("gemm_sum_slices_f32", mn, new KernelArgs().ptr(mem(partial), 0).i32(parts).i64(mn)
+                .f32(alpha).f32(beta).ptr(mem(c), bytes(c)));
         release(partial);
     }
 
