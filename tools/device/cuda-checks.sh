@@ -36,5 +36,5 @@ for cfg in "cifar-tiny 128" "crate-tiny 64"; do
   step "bench-torch-$1" bash -c "python3 tools/pytorch/bench_crate.py --device cuda --config $1 --batch $2 --json > $OUT/bench-torch-$1.json"
 done
 grep -h "tests successful\|tests failed\|tests skipped\|tests aborted" "$OUT"/contract.log "$OUT"/parity-and-training.log
-cat "$OUT"/gemm-*.jsonl "$OUT"/bench-*.json 2>/dev/null
+python3 benchmarks/peer/cuda_table.py "$OUT" | tee "$OUT/tables.md"   # for BENCHMARKS.md
 exit $status
