@@ -6,7 +6,7 @@
 #include "crate_cuda.cuh"
 
 #define MSSA_WARPS 8
-#define MSSA_ROWS 4   // query rows a warp of the forward kernel takes at once
+#define MSSA_ROWS 4   // rows a warp takes at once (queries; keys in the backward's phase 2)
 
 __device__ __forceinline__ void stageHead(const float* src, float* dst, int n, int heads, int p, int ld) {
     int b = blockIdx.y, h = blockIdx.x, width = heads * p;
@@ -18,6 +18,30 @@ __device__ __forceinline__ void stageHead(const float* src, float* dst, int n, i
 
 __device__ __forceinline__ long long headOffset(int n, int heads, int p, int t, int col) {
     return ((long long) blockIdx.y * n + t) * heads * p + blockIdx.x * p + col;
+}
+
+// dot[r] = q[r] · wj over p columns for a warp's MSSA_ROWS rows q[r] (broadcast reads): each wj element read once.
+__device__ __forceinline__ void dotRows(const float* const (&q)[MSSA_ROWS], const float* wj, int p,
+                                       float (&dot)[MSSA_ROWS]) {
+#pragma unroll
+    for (int r = 0; r < MSSA_ROWS; r++) dot[r] = 0.0f;
+    for (int col = 0; col < p; col++) {
+        float v = wj[col];
+#pragma unroll
+        for (int r = 0; r < MSSA_ROWS; r++) dot[r] = fmaf(q[r][col], v, dot[r]);
+    }
+}
+
+// acc[r] = Σ_j rows[r·n + j] · W_j[col]: a column of (rows · W) for each of the MSSA_ROWS rows.
+__device__ __forceinline__ void rowsTimesColumn(const float* rows, int n, const float* wh, int ld, int col,
+                                                float (&acc)[MSSA_ROWS]) {
+#pragma unroll
+    for (int r = 0; r < MSSA_ROWS; r++) acc[r] = 0.0f;
+    for (int j = 0; j < n; j++) {
+        float v = wh[j * ld + col];
+#pragma unroll
+        for (int r = 0; r < MSSA_ROWS; r++) acc[r] = fmaf(rows[r * n + j], v, acc[r]);
+    }
 }
 
 // out_h = softmax(scale·W_h W_hᵀ)·W_h; attn (when not null) receives the softmax; out may be null (only A wanted).
@@ -41,13 +65,8 @@ extern "C" __global__ void __launch_bounds__(256) mssa_forward_f32(const float* 
 #pragma unroll
         for (int r = 0; r < MSSA_ROWS; r++) mx[r] = -INFINITY;
         for (int j = lane; j < n; j += WARP) {
-            const float* wj = wh + j * ld;
-            float dot[MSSA_ROWS] = {};
-            for (int col = 0; col < p; col++) {
-                float v = wj[col];
-#pragma unroll
-                for (int r = 0; r < MSSA_ROWS; r++) dot[r] = fmaf(q[r][col], v, dot[r]);
-            }
+            float dot[MSSA_ROWS];
+            dotRows(q, wh + j * ld, p, dot);
 #pragma unroll
             for (int r = 0; r < MSSA_ROWS; r++) {
                 float sc = scale * dot[r];
@@ -73,12 +92,8 @@ extern "C" __global__ void __launch_bounds__(256) mssa_forward_f32(const float* 
         __syncwarp();
         if (out != nullptr) {
             for (int col = lane; col < p; col += WARP) {
-                float acc[MSSA_ROWS] = {};
-                for (int j = 0; j < n; j++) {
-                    float v = wh[j * ld + col];
-#pragma unroll
-                    for (int r = 0; r < MSSA_ROWS; r++) acc[r] = fmaf(rows[r * n + j], v, acc[r]);
-                }
+                float acc[MSSA_ROWS];
+                rowsTimesColumn(rows, n, wh, ld, col, acc);
 #pragma unroll
                 for (int r = 0; r < MSSA_ROWS; r++) {
                     if (r < count) out[headOffset(n, heads, p, i0 + r, col)] = acc[r];
@@ -120,13 +135,8 @@ extern "C" __global__ void __launch_bounds__(256) mssa_backward_f32(const float*
         }
         float rsum[MSSA_ROWS] = {};
         for (int j = lane; j < n; j += WARP) {
-            const float* wj = wh + j * ld;
-            float g[MSSA_ROWS] = {};
-            for (int col = 0; col < p; col++) {
-                float v = wj[col];
-#pragma unroll
-                for (int r = 0; r < MSSA_ROWS; r++) g[r] = fmaf(q[r][col], v, g[r]);
-            }
+            float g[MSSA_ROWS];
+            dotRows(q, wh + j * ld, p, g);
 #pragma unroll
             for (int r = 0; r < MSSA_ROWS; r++) {
                 rows[r * n + j] = g[r];
@@ -144,12 +154,8 @@ extern "C" __global__ void __launch_bounds__(256) mssa_backward_f32(const float*
         }
         __syncwarp();
         for (int col = lane; col < p; col += WARP) {
-            float acc[MSSA_ROWS] = {};
-            for (int j = 0; j < n; j++) {
-                float v = wh[j * ld + col];
-#pragma unroll
-                for (int r = 0; r < MSSA_ROWS; r++) acc[r] = fmaf(rows[r * n + j], v, acc[r]);
-            }
+            float acc[MSSA_ROWS];
+            rowsTimesColumn(rows, n, wh, ld, col, acc);
 #pragma unroll
             for (int r = 0; r < MSSA_ROWS; r++) {
                 if (r < count) dw[headOffset(n, heads, p, row[r], col)] = scale * acc[r];
