@@ -184,3 +184,50 @@ extern "C" __global__ void scale_multi_f32(const TensorEntry* table, const float
         e.x[i] *= f;
     }
 }
+
+// Lion over a table of parameters, the arithmetic of lion_step_f32; five 64-bit words per entry.
+struct LionEntry {
+    float* w;
+    const float* g;
+    float* m;
+    long long n;
+    float decay;
+    float unused;
+};
+
+extern "C" __global__ void lion_multi_f32(const LionEntry* table, float lr, float beta1, float beta2) {
+    const LionEntry e = table[blockIdx.y];
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < e.n;
+         i += (long long) gridDim.x * blockDim.x) {
+        float gi = e.g[i], mi = e.m[i];
+        float u = beta1 * mi + (1.0f - beta1) * gi;
+        float s = u > 0.0f ? 1.0f : (u < 0.0f ? -1.0f : 0.0f);
+        e.w[i] = e.w[i] * e.decay - lr * s;
+        e.m[i] = beta2 * mi + (1.0f - beta2) * gi;
+    }
+}
+
+// SGD over a table of parameters, the arithmetic of sgd_step_f32 (b null without momentum); five words per entry.
+struct SgdEntry {
+    float* w;
+    const float* g;
+    float* b;
+    long long n;
+    float decay;
+    float unused;
+};
+
+extern "C" __global__ void sgd_multi_f32(const SgdEntry* table, float lr, float momentum, int nesterov) {
+    const SgdEntry e = table[blockIdx.y];
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < e.n;
+         i += (long long) gridDim.x * blockDim.x) {
+        float gi = e.g[i];
+        float d = gi;
+        if (e.b != nullptr) {
+            float bi = momentum * e.b[i] + gi;
+            e.b[i] = bi;
+            d = nesterov ? gi + momentum * bi : bi;
+        }
+        e.w[i] = e.w[i] * e.decay - lr * d;
+    }
+}

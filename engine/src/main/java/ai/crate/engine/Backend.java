@@ -276,6 +276,26 @@ public interface Backend {
         release(gs);
     }
 
+    /** {@link #lionStep} for many parameters at once (parallel lists, decays[i] per parameter). */
+    default void lionSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, float[] decays, float lr, float beta1,
+                           float beta2) {
+        OpChecks.parallelLists("lionSteps", ws.size(), gs.size(), ms.size(), decays.length);
+        for (int i = 0; i < ws.size(); i++) lionStep(ws.get(i), gs.get(i), ms.get(i), lr, beta1, beta2, decays[i]);
+    }
+
+    /**
+     * {@link #sgdStep} for many parameters at once (parallel lists; {@code buffers} null when μ = 0, else one
+     * momentum buffer per parameter).
+     */
+    default void sgdSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> buffers, float[] decays, float lr,
+                          float momentum, boolean nesterov) {
+        OpChecks.parallelLists("sgdSteps", ws.size(), gs.size(), buffers == null ? ws.size() : buffers.size(),
+                decays.length);
+        for (int i = 0; i < ws.size(); i++) {
+            sgdStep(ws.get(i), gs.get(i), buffers == null ? null : buffers.get(i), lr, momentum, nesterov, decays[i]);
+        }
+    }
+
     /**
      * SGD as torch.optim.SGD with dampening 0: b ← μb + g (a zero b makes the first step b = g), then
      * w ← w − lr·b, or w ← w − lr·(g + μb) with Nesterov. {@code momentumBuffer} is null when μ = 0.

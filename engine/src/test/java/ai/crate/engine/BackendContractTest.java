@@ -1435,6 +1435,24 @@ public abstract class BackendContractTest {
                 assertPairClose("adamWSteps " + t + " v" + i, mv[i], tol * maxAbs(oracle.toArray(mv[i].ref())), tol);
             }
         }
+        Pair[] lmw = {pair(w0, n), pair(w1, n + 3)}, lmm = {pair(m0, n), pair(new float[n + 3], n + 3)};
+        Pair[] smw = {pair(w0, n), pair(w1, n + 3)}, smb = {pair(m0, n), pair(new float[n + 3], n + 3)};
+        for (int t = 1; t <= 2; t++) {
+            b().lionSteps(mine(lmw), mine(mg), mine(lmm), decays, 1e-2f, 0.9f, 0.99f);
+            oracle.lionSteps(refs(lmw), refs(mg), refs(lmm), decays, 1e-2f, 0.9f, 0.99f);
+            b().sgdSteps(mine(smw), mine(mg), mine(smb), decays, 0.1f, 0.9f, t == 2);
+            oracle.sgdSteps(refs(smw), refs(mg), refs(smb), decays, 0.1f, 0.9f, t == 2);
+            for (int i = 0; i < 2; i++) {
+                assertPairClose("lionSteps " + t + " w" + i, lmw[i], tol * 3, tol);
+                assertPairClose("lionSteps " + t + " m" + i, lmm[i], tol * maxAbs(oracle.toArray(lmm[i].ref())), tol);
+                assertPairClose("sgdSteps " + t + " w" + i, smw[i], tol * 3, tol);
+                assertPairClose("sgdSteps " + t + " buffer" + i, smb[i], tol * maxAbs(oracle.toArray(smb[i].ref())), tol);
+            }
+        }
+        Pair[] plainW = {pair(w0, n), pair(w1, n + 3)};
+        b().sgdSteps(mine(plainW), mine(mg), null, decays, 0.1f, 0f, false);
+        oracle.sgdSteps(refs(plainW), refs(mg), null, decays, 0.1f, 0f, false);
+        for (int i = 0; i < 2; i++) assertPairClose("sgdSteps without momentum w" + i, plainW[i], tol * 3, tol);
         Pair lw = pair(w0, n), lm = pair(m0, n);
         for (int t = 1; t <= 3; t++) {
             Pair g = pair(grads[t - 1], n);

@@ -936,6 +936,57 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
+    @Override
+    public void lionSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, float[] decays, float lr, float beta1,
+                          float beta2) {
+        OpChecks.parallelLists("lionSteps", ws.size(), gs.size(), ms.size(), decays.length);
+        for (int i = 0; i < ws.size(); i++) optimizerChecks("lionSteps", ws.get(i), gs.get(i), ms.get(i));
+        for (int from = 0; from < ws.size(); from += MAX_GRID_Y) {
+            int count = Math.min(ws.size() - from, MAX_GRID_Y);
+            long[] words = new long[5 * count];
+            for (int i = 0; i < count; i++) {
+                int p = from + i;
+                words[5 * i] = address(ws.get(p));
+                words[5 * i + 1] = address(gs.get(p));
+                words[5 * i + 2] = address(ms.get(p));
+                words[5 * i + 3] = ws.get(p).size();
+                words[5 * i + 4] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;
+            }
+            Tensor table = table(words);
+            device.launch("lion_multi_f32", Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
+                    Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(table), 0).f32(lr).f32(beta1).f32(beta2));
+            release(table);
+        }
+    }
+
+    @Override
+    public void sgdSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> buffers, float[] decays, float lr,
+                         float momentum, boolean nesterov) {
+        OpChecks.parallelLists("sgdSteps", ws.size(), gs.size(), buffers == null ? ws.size() : buffers.size(),
+                decays.length);
+        for (int i = 0; i < ws.size(); i++) {
+            if (buffers == null) optimizerChecks("sgdSteps", ws.get(i), gs.get(i));
+            else optimizerChecks("sgdSteps", ws.get(i), gs.get(i), buffers.get(i));
+        }
+        for (int from = 0; from < ws.size(); from += MAX_GRID_Y) {
+            int count = Math.min(ws.size() - from, MAX_GRID_Y);
+            long[] words = new long[5 * count];
+            for (int i = 0; i < count; i++) {
+                int p = from + i;
+                words[5 * i] = address(ws.get(p));
+                words[5 * i + 1] = address(gs.get(p));
+                words[5 * i + 2] = buffers == null ? 0 : address(buffers.get(p));
+                words[5 * i + 3] = ws.get(p).size();
+                words[5 * i + 4] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;
+            }
+            Tensor table = table(words);
+            device.launch("sgd_multi_f32", Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
+                    Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(table), 0).f32(lr).f32(momentum)
+                            .i32(nesterov ? 1 : 0));
+            release(table);
+        }
+    }
+
     // ---- fused optimizer steps -------------------------------------------------------------------------------------
 
     @Override

@@ -25,11 +25,10 @@ public final class Lion extends Optimizer {
     @Override
     protected void initBuffers(Param p) { buffer("lion.exp_avg", p); }
 
+    /** Every parameter in one {@code Backend.lionSteps} (one launch for the whole model on CUDA). */
     @Override
     protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
-        for (int i = 0; i < ps.size(); i++) {
-            ws.get(i).backend().lionStep(ws.get(i), gs.get(i), buffer("lion.exp_avg", ps.get(i)), lr, beta1, beta2,
-                    decays[i]);
-        }
+        List<Tensor> ms = ps.stream().map(p -> buffer("lion.exp_avg", p)).toList();
+        ws.getFirst().backend().lionSteps(ws, gs, ms, decays, lr, beta1, beta2);
     }
 }

@@ -24,11 +24,10 @@ public final class Sgd extends Optimizer {
     @Override
     protected void initBuffers(Param p) { if (momentum != 0) buffer("sgd.momentum_buffer", p); }
 
+    /** Every parameter in one {@code Backend.sgdSteps} (one launch for the whole model on CUDA). */
     @Override
     protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
-        for (int i = 0; i < ps.size(); i++) {
-            Tensor buffer = momentum == 0 ? null : buffer("sgd.momentum_buffer", ps.get(i));
-            ws.get(i).backend().sgdStep(ws.get(i), gs.get(i), buffer, lr, momentum, nesterov, decays[i]);
-        }
+        List<Tensor> buffers = momentum == 0 ? null : ps.stream().map(p -> buffer("sgd.momentum_buffer", p)).toList();
+        ws.getFirst().backend().sgdSteps(ws, gs, buffers, decays, lr, momentum, nesterov);
     }
 }
