@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The CUDA backend: tensors live in device memory and every op is a kernel from {@code src/main/cuda} (GEMM, the
@@ -916,24 +917,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
         OpChecks.parallelLists("adamWSteps", ws.size(), gs.size(), ms.size(), vs.size(), decays.length);
         for (int i = 0; i < ws.size(); i++) optimizerChecks("adamWSteps", ws.get(i), gs.get(i), ms.get(i), vs.get(i));
         double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
-        for (int from = 0; from < ws.size(); from += MAX_GRID_Y) {
-            int count = Math.min(ws.size() - from, MAX_GRID_Y);
-            long[] words = new long[6 * count];
-            for (int i = 0; i < count; i++) {
-                int p = from + i;
-                words[6 * i] = address(ws.get(p));
-                words[6 * i + 1] = address(gs.get(p));
-                words[6 * i + 2] = address(ms.get(p));
-                words[6 * i + 3] = address(vs.get(p));
-                words[6 * i + 4] = ws.get(p).size();
-                words[6 * i + 5] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;   // low half: little-endian
-            }
-            Tensor table = table(words);
-            device.launch("adamw_multi_f32", Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
-                    Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(table), 0).f32(beta1).f32(beta2).f32(eps)
-                            .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)));
-            release(table);
-        }
+        launchStepTable("adamw_multi_f32", List.of(ws, gs, ms, vs), decays, args -> args.f32(beta1).f32(beta2).f32(eps)
+                .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)));
     }
 
     @Override
@@ -941,22 +926,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                           float beta2) {
         OpChecks.parallelLists("lionSteps", ws.size(), gs.size(), ms.size(), decays.length);
         for (int i = 0; i < ws.size(); i++) optimizerChecks("lionSteps", ws.get(i), gs.get(i), ms.get(i));
-        for (int from = 0; from < ws.size(); from += MAX_GRID_Y) {
-            int count = Math.min(ws.size() - from, MAX_GRID_Y);
-            long[] words = new long[5 * count];
-            for (int i = 0; i < count; i++) {
-                int p = from + i;
-                words[5 * i] = address(ws.get(p));
-                words[5 * i + 1] = address(gs.get(p));
-                words[5 * i + 2] = address(ms.get(p));
-                words[5 * i + 3] = ws.get(p).size();
-                words[5 * i + 4] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;
-            }
-            Tensor table = table(words);
-            device.launch("lion_multi_f32", Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
-                    Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(table), 0).f32(lr).f32(beta1).f32(beta2));
-            release(table);
-        }
+        launchStepTable("lion_multi_f32", List.of(ws, gs, ms), decays, args -> args.f32(lr).f32(beta1).f32(beta2));
     }
 
     @Override
@@ -968,21 +938,36 @@ public final class CudaBackend implements Backend, AutoCloseable {
             if (buffers == null) optimizerChecks("sgdSteps", ws.get(i), gs.get(i));
             else optimizerChecks("sgdSteps", ws.get(i), gs.get(i), buffers.get(i));
         }
+        launchStepTable("sgd_multi_f32", Arrays.asList(ws, gs, buffers), decays,   // buffers null: no momentum
+                args -> args.f32(lr).f32(momentum).i32(nesterov ? 1 : 0));
+    }
+
+    /**
+     * One launch of an optimizer's table kernel per MAX_GRID_Y parameters. Entry p of the table: the address of
+     * parameter p in each column list (0 for a null list: no such state), its length, and decays[p]'s float bits in
+     * the low half of the last word (little-endian) — the layout of the kernel's entry struct. {@code scalars} adds
+     * the kernel's arguments after the table pointer.
+     */
+    private void launchStepTable(String kernel, List<List<Tensor>> columns, float[] decays,
+                                 Consumer<KernelArgs> scalars) {
+        List<Tensor> ws = columns.getFirst();
+        int perEntry = columns.size() + 2;
         for (int from = 0; from < ws.size(); from += MAX_GRID_Y) {
             int count = Math.min(ws.size() - from, MAX_GRID_Y);
-            long[] words = new long[5 * count];
+            long[] words = new long[perEntry * count];
             for (int i = 0; i < count; i++) {
-                int p = from + i;
-                words[5 * i] = address(ws.get(p));
-                words[5 * i + 1] = address(gs.get(p));
-                words[5 * i + 2] = buffers == null ? 0 : address(buffers.get(p));
-                words[5 * i + 3] = ws.get(p).size();
-                words[5 * i + 4] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;
+                int p = from + i, at = perEntry * i;
+                for (int col = 0; col < columns.size(); col++) {
+                    words[at + col] = columns.get(col) == null ? 0 : address(columns.get(col).get(p));
+                }
+                words[at + columns.size()] = ws.get(p).size();
+                words[at + columns.size() + 1] = Float.floatToRawIntBits(decays[p]) & 0xFFFFFFFFL;
             }
             Tensor table = table(words);
-            device.launch("sgd_multi_f32", Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
-                    Device.Dim3.of(THREADS), 0, new KernelArgs().ptr(mem(table), 0).f32(lr).f32(momentum)
-                            .i32(nesterov ? 1 : 0));
+            KernelArgs args = new KernelArgs().ptr(mem(table), 0);
+            scalars.accept(args);
+            device.launch(kernel, Device.Dim3.of(chunks(ws.subList(from, from + count)), count),
+                    Device.Dim3.of(THREADS), 0, args);
             release(table);
         }
     }
