@@ -1,5 +1,5 @@
 // Elementwise kernels: fill, strided copy, unary ops and their derivatives, broadcasting binary ops, affine, and the
-// fused optimizer steps. Op codes are the ordinals of ai.crate.engine.UnaryOp / BinaryOp.
+// fused optimizer steps over tables of parameters. Op codes are the ordinals of ai.crate.engine.UnaryOp / BinaryOp.
 #include "crate_cuda.cuh"
 
 enum Unary { NEG, EXP, LOG, SQRT, TANH, SIGMOID, ABS, SQUARE, RECIPROCAL, RELU, SIGN, GELU };
@@ -93,49 +93,6 @@ extern "C" __global__ void relu_gate_f32(const float* out, const float* dout, Vi
     FOR_EACH(i, n) g[i] = out[i] > 0.0f ? dout[at(doutv, i)] : 0.0f;
 }
 
-// ---- fused optimizer steps: one pass over each parameter, the decoupled decay w ← decay·w first ----------------
-
-// AdamW as torch.optim.AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr/bc₁ · m / (√v/√bc₂ + ε), with
-// invSqrtBc2 = 1/√bc₂ and stepScale = −lr/bc₁.
-extern "C" __global__ void adamw_step_f32(float* w, const float* g, float* m, float* v, long long n, float beta1,
-                                          float beta2, float eps, float invSqrtBc2, float stepScale, float decay) {
-    FOR_EACH(i, n) {
-        float gi = g[i];
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i] * decay + stepScale * (mi / (sqrtf(vi) * invSqrtBc2 + eps));
-    }
-}
-
-// Lion: w ← w − lr·sign(β₁m + (1−β₁)g), then m ← β₂m + (1−β₂)g.
-extern "C" __global__ void lion_step_f32(float* w, const float* g, float* m, long long n, float lr, float beta1,
-                                         float beta2, float decay) {
-    FOR_EACH(i, n) {
-        float gi = g[i], mi = m[i];
-        float u = beta1 * mi + (1.0f - beta1) * gi;
-        float s = u > 0.0f ? 1.0f : (u < 0.0f ? -1.0f : 0.0f);
-        w[i] = w[i] * decay - lr * s;
-        m[i] = beta2 * mi + (1.0f - beta2) * gi;
-    }
-}
-
-// SGD with momentum μ (b may be null when μ = 0): b ← μb + g; w ← w − lr·(nesterov ? g + μb : b).
-extern "C" __global__ void sgd_step_f32(float* w, const float* g, float* b, long long n, float lr, float momentum,
-                                        int nesterov, float decay) {
-    FOR_EACH(i, n) {
-        float gi = g[i];
-        float d = gi;
-        if (b != nullptr) {
-            float bi = momentum * b[i] + gi;
-            b[i] = bi;
-            d = nesterov ? gi + momentum * bi : bi;
-        }
-        w[i] = w[i] * decay - lr * d;
-    }
-}
-
 // y ← y + α·x over contiguous data.
 extern "C" __global__ void axpy_f32(float alpha, const float* x, float* y, long long n) {
     FOR_EACH(i, n) y[i] = fmaf(alpha, x[i], y[i]);
@@ -143,8 +100,10 @@ extern "C" __global__ void axpy_f32(float alpha, const float* x, float* y, long 
 
 // ---- one launch over many tensors (every parameter of a model): grid (chunks, tensors), block y = table entry ----
 
-// AdamW over a table of parameters, the same arithmetic as adamw_step_f32. 48 bytes per entry, written by the host
-// as six 64-bit words: four addresses, the length, and the decay's float bits in the low half of the last word.
+// Optimizer steps over a table of parameters (one entry for a single parameter), each starting with the decoupled
+// decay w ← decay·w. AdamW as torch.optim.AdamW: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+// w ← w − lr/bc₁ · m / (√v/√bc₂ + ε), with invSqrtBc2 = 1/√bc₂ and stepScale = −lr/bc₁. 48 bytes per entry, written
+// by the host as six 64-bit words: four addresses, the length, and the decay's float bits in the low half of the last.
 struct AdamWEntry {
     float* w;
     const float* g;
@@ -185,7 +144,7 @@ extern "C" __global__ void scale_multi_f32(const TensorEntry* table, const float
     }
 }
 
-// Lion over a table of parameters, the arithmetic of lion_step_f32; five 64-bit words per entry.
+// Lion (lion-pytorch): w ← w − lr·sign(β₁m + (1−β₁)g), then m ← β₂m + (1−β₂)g; five 64-bit words per entry.
 struct LionEntry {
     float* w;
     const float* g;
@@ -207,7 +166,7 @@ extern "C" __global__ void lion_multi_f32(const LionEntry* table, float lr, floa
     }
 }
 
-// SGD over a table of parameters, the arithmetic of sgd_step_f32 (b null without momentum); five words per entry.
+// SGD with momentum μ (b null when μ = 0): b ← μb + g; w ← w − lr·(nesterov ? g + μb : b); five words per entry.
 struct SgdEntry {
     float* w;
     const float* g;

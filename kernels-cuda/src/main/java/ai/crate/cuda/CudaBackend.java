@@ -977,28 +977,20 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public void adamWStep(Tensor w, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                           float decay, long step) {
-        optimizerChecks("adamWStep", w, g, m, v);
-        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
-        launchElementwise("adamw_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
-                .ptr(mem(m), bytes(m)).ptr(mem(v), bytes(v)).i64(w.size()).f32(beta1).f32(beta2).f32(eps)
-                .f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)).f32(decay));
+        adamWSteps(List.of(w), List.of(g), List.of(m), List.of(v), new float[] {decay}, lr, beta1, beta2, eps, step);
     }
 
+    // One parameter is a table of one: the same kernel as the whole model's step.
     @Override
     public void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2, float decay) {
-        optimizerChecks("lionStep", w, g, m);
-        launchElementwise("lion_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
-                .ptr(mem(m), bytes(m)).i64(w.size()).f32(lr).f32(beta1).f32(beta2).f32(decay));
+        lionSteps(List.of(w), List.of(g), List.of(m), new float[] {decay}, lr, beta1, beta2);
     }
 
     @Override
     public void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov,
                         float decay) {
-        if (momentumBuffer == null) optimizerChecks("sgdStep", w, g);
-        else optimizerChecks("sgdStep", w, g, momentumBuffer);
-        launchElementwise("sgd_step_f32", w.size(), new KernelArgs().ptr(mem(w), bytes(w)).ptr(mem(g), bytes(g))
-                .ptr(momentumBuffer == null ? null : mem(momentumBuffer), momentumBuffer == null ? 0 : bytes(momentumBuffer))
-                .i64(w.size()).f32(lr).f32(momentum).i32(nesterov ? 1 : 0).f32(decay));
+        sgdSteps(List.of(w), List.of(g), momentumBuffer == null ? null : List.of(momentumBuffer), new float[] {decay},
+                lr, momentum, nesterov);
     }
 
     /** Parameter, gradient and state: same shape, all contiguous (they are whole tensors, never views). */
