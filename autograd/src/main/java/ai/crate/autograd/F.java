@@ -85,10 +85,24 @@ public final class F {
                     + Arrays.toString(x.shape()) + ", weight " + Arrays.toString(w.shape()) + ", bias "
                     + (bias == null ? "none" : Arrays.toString(bias.shape())));
         }
+        if (!Variable.willRecord(bias == null ? List.of(x, weight) : List.of(x, weight, bias)) && x.value().rank() > 1) {
+            return untapedLinear(x.value(), w, bias == null ? null : bias.value());
+        }
         Variable y = x.value().rank() == 1
                 ? reshape(matmul(reshape(x, 1, -1), false, weight, true), w.dim(0))
                 : matmul(x, false, weight, true);
         return bias == null ? y : add(y, bias);
+    }
+
+    /** Without a tape: the product and the bias in one output (the bias added in place), the same numbers. */
+    private static Variable untapedLinear(Tensor x, Tensor w, Tensor bias) {
+        Backend be = x.backend();
+        int[] shape = x.shape();
+        shape[shape.length - 1] = w.dim(0);
+        Tensor y = be.allocate(shape);
+        be.gemm(1f, x, false, w, true, 0f, y);
+        if (bias != null) be.binary(BinaryOp.ADD, y, bias, y);
+        return Variable.untaped("linear", y);
     }
 
     // ---- elementwise, two arguments ----------------------------------------------------------------------------
@@ -328,21 +342,30 @@ public final class F {
 
     /**
      * The attention of CRATE's MSSA on w = Y·Uᵀ [B, N, H·p] with Q = K = V tied: per head softmax(scale·W_h W_hᵀ)·W_h
-     * (see {@link Backend#mssaForward}). With {@code keepAttention} the forward saves A (B·H·N² floats) for the
-     * backward; without it the backward recomputes A (one more N×N×p GEMM per head). No-grad scopes save nothing.
+     * (see {@link ai.crate.engine.FusedOps#mssaForward}). With {@code keepAttention} the forward saves A (B·H·N²
+     * floats) for the backward; without it the backward recomputes A (one more N×N×p GEMM per head). No-grad scopes
+     * save nothing.
      */
     public static Variable mssa(Variable w, int heads, float scale, boolean keepAttention) {
+        return mssa(w, heads, scale, keepAttention, null);
+    }
+
+    /**
+     * As {@link #mssa(Variable, int, float, boolean)}, also writing the attention maps A into {@code maps}
+     * [B, H, N, N] when it is not null (the caller's tensor: the graph neither keeps nor releases it).
+     */
+    public static Variable mssa(Variable w, int heads, float scale, boolean keepAttention, Tensor maps) {
         Tensor wv = w.value();
         Backend be = wv.backend();
         Tensor out = be.allocate(wv.shape());
-        boolean save = keepAttention && Autograd.isGradEnabled() && w.requiresGrad();
-        Tensor attn = save ? be.allocate(wv.dim(0), heads, wv.dim(1), wv.dim(1)) : null;
-        be.mssaForward(wv, heads, scale, out, attn);
+        boolean save = keepAttention && maps == null && Variable.willRecord(List.of(w));
+        Tensor attn = save ? be.allocate(wv.dim(0), heads, wv.dim(1), wv.dim(1)) : maps;
+        be.fused().mssaForward(wv, heads, scale, out, attn);
         return Variable.fromOp("mssa", out, List.of(w), (dy, needs) -> {
             Tensor dw = be.allocate(wv.shape());
-            be.mssaBackward(wv, attn, dy, heads, scale, dw);
+            be.fused().mssaBackward(wv, save ? attn : null, dy, heads, scale, dw);
             return new Tensor[] {dw};
-        }, attn);
+        }, save ? attn : null);
     }
 
     /**
@@ -353,12 +376,12 @@ public final class F {
         Backend be = backend("ista", x, dict);
         Tensor xv = x.value(), dv = dict.value();
         Tensor out = be.allocate(xv.shape());
-        boolean save = Autograd.isGradEnabled() && (x.requiresGrad() || dict.requiresGrad());
+        boolean save = Variable.willRecord(List.of(x, dict));
         Tensor residual = save ? be.allocate(xv.shape()) : null;
-        be.istaForward(xv, dv, eta, lambda, out, residual);
+        be.fused().istaForward(xv, dv, eta, lambda, out, residual);
         return Variable.fromOp("ista", out, List.of(x, dict), (dy, needs) -> {
             Tensor dx = be.allocate(xv.shape()), dd = be.allocate(dv.shape());
-            be.istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
+            be.fused().istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
             return new Tensor[] {needs[0] ? dx : null, needs[1] ? dd : null};
         }, residual);
     }

@@ -45,10 +45,18 @@ public final class Variable {
     /** Tensors the rule saved besides parent values (attention maps, residuals, statistics). */
     private final List<Tensor> buffers;
     private boolean released;
+    /** An op result that recorded no node and holds storage of its own (not a view of a parent's): see discard. */
+    private final boolean ownsStorage;
     private Tensor grad;
 
     private Variable(Tensor value, boolean requiresGrad, String op, List<Variable> parents, BackwardRule rule,
                      List<Tensor> buffers) {
+        this(value, requiresGrad, op, parents, rule, buffers, false);
+    }
+
+    private Variable(Tensor value, boolean requiresGrad, String op, List<Variable> parents, BackwardRule rule,
+                     List<Tensor> buffers, boolean ownsStorage) {
+        this.ownsStorage = ownsStorage;
         this.value = value;
         this.requiresGrad = requiresGrad;
         this.op = op;
@@ -107,10 +115,40 @@ public final class Variable {
         Objects.requireNonNull(rule, "rule");
         List<Variable> inputs = List.copyOf(parents);
         requireSameBackend(op, value, inputs);
-        boolean record = Autograd.isGradEnabled() && inputs.stream().anyMatch(Variable::requiresGrad);
         List<Tensor> saved = Arrays.stream(buffers).filter(Objects::nonNull).toList();
-        return record ? new Variable(value, true, op, inputs, rule, saved)
-                : new Variable(value, false, op, List.of(), null, List.of());
+        if (willRecord(inputs)) return new Variable(value, true, op, inputs, rule, saved);
+        for (Tensor b : saved) b.backend().release(b);      // saved for a backward that cannot come
+        boolean view = inputs.stream().anyMatch(p -> p.value.storage() == value.storage());
+        return new Variable(value, false, op, List.of(), null, List.of(), !view);
+    }
+
+    /** Whether an op on {@code inputs} records a node: recording is on and some input requires grad. */
+    public static boolean willRecord(List<Variable> inputs) {
+        if (!Autograd.isGradEnabled()) return false;
+        for (Variable v : inputs) if (v.requiresGrad) return true;
+        return false;
+    }
+
+    /**
+     * The result of a module's tape-free path (inside {@link Autograd#noGrad()}): a value computed straight on
+     * backend ops into storage of its own, recording nothing. {@link #discard} may hand it back.
+     */
+    public static Variable untaped(String op, Tensor value) {
+        return new Variable(value, false, op, List.of(), null, List.of(), true);
+    }
+
+    /**
+     * Hands this value's storage back to the backend for reuse, where nothing can read it again: only inside
+     * {@link Autograd#noGrad()} (no tape keeps it), and only for an op result holding storage of its own or a
+     * {@link #temporary} (never a parameter, a constant or a view of another variable's value). Elsewhere it does
+     * nothing: after a backward, {@link #releaseGraph} hands a training graph back. Modules call it on the
+     * intermediates they are done with, so a stream of inference batches allocates nothing; reading the value
+     * afterwards is an error.
+     */
+    public void discard() {
+        if (Autograd.isGradEnabled() || released || !(ownsStorage || isTemporary())) return;
+        released = true;
+        value.backend().release(value);
     }
 
     static void requireSameBackend(String op, Tensor value, List<Variable> inputs) {
@@ -125,8 +163,8 @@ public final class Variable {
 
     public Tensor value() {
         if (released) {
-            throw new IllegalStateException("the value of '" + op + "' was handed back by releaseGraph(); read what"
-                    + " you need (e.g. loss.value().item()) before releasing the graph");
+            throw new IllegalStateException("the value of '" + op + "' was handed back by releaseGraph() or discard();"
+                    + " read what you need (e.g. loss.value().item()) before releasing it");
         }
         return value;
     }

@@ -106,38 +106,38 @@ public class CrateOpsBenchmark {
 
     @Benchmark
     public Tensor mssaForward(Flops f) {
-        be.mssaForward(w, heads, scale, mssaOut, null);
+        be.fused().mssaForward(w, heads, scale, mssaOut, null);
         f.gflops += mssaFlops(2);
         return mssaOut;
     }
 
     @Benchmark
     public Tensor mssaForwardBackwardKeep(Flops f) {
-        be.mssaForward(w, heads, scale, mssaOut, attn);
-        be.mssaBackward(w, attn, mssaGrad, heads, scale, dw);
+        be.fused().mssaForward(w, heads, scale, mssaOut, attn);
+        be.fused().mssaBackward(w, attn, mssaGrad, heads, scale, dw);
         f.gflops += mssaFlops(5);
         return dw;
     }
 
     @Benchmark
     public Tensor mssaForwardBackwardRecompute(Flops f) {
-        be.mssaForward(w, heads, scale, mssaOut, null);
-        be.mssaBackward(w, null, mssaGrad, heads, scale, dw);
+        be.fused().mssaForward(w, heads, scale, mssaOut, null);
+        be.fused().mssaBackward(w, null, mssaGrad, heads, scale, dw);
         f.gflops += mssaFlops(6);
         return dw;
     }
 
     @Benchmark
     public Tensor istaForward(Flops f) {
-        be.istaForward(x, dict, 0.1f, 0.1f, istaOut, null);
+        be.fused().istaForward(x, dict, 0.1f, 0.1f, istaOut, null);
         f.gflops += istaFlops(2);
         return istaOut;
     }
 
     @Benchmark
     public Tensor istaForwardBackward(Flops f) {
-        be.istaForward(x, dict, 0.1f, 0.1f, istaOut, residual);
-        be.istaBackward(x, dict, istaOut, residual, istaGrad, 0.1f, dx, dDict);
+        be.fused().istaForward(x, dict, 0.1f, 0.1f, istaOut, residual);
+        be.fused().istaBackward(x, dict, istaOut, residual, istaGrad, 0.1f, dx, dDict);
         f.gflops += istaFlops(6);
         return dx;
     }

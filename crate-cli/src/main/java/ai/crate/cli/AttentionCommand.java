@@ -2,9 +2,9 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
-import ai.crate.model.CrateInference;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.ClassifierInference;
 import ai.crate.model.whitebox.PatchPca;
 import ai.crate.model.whitebox.Segmentation;
 import java.awt.Color;
@@ -51,8 +51,8 @@ final class AttentionCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        Crate model = weights.load(be);
-        CrateConfig c = model.config();
+        ImageClassifier model = weights.load(be);
+        ClassifierConfig c = model.config();
         int l = layer == null ? c.depth() : layer;
         if (l < 1 || l > c.depth()) throw new IllegalArgumentException("--layer must be in 1.." + c.depth() + ", got " + l);
         Files.createDirectories(out);
@@ -63,7 +63,7 @@ final class AttentionCommand implements Callable<Integer> {
             float[] input = images.input(img, c.channels());
             float[][] features = new float[1][];
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
-            CrateInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {
+            ClassifierInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {
                 if (layerIndex == l - 1) features[0] = w.toFloatArray();
             });
             float[] attn = o.attention().get(l - 1).toFloatArray();

@@ -4,8 +4,9 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
+import ai.crate.model.family.Architectures;
+import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Param;
 import com.google.gson.Gson;
@@ -74,11 +75,11 @@ final class BenchCommand implements Callable<Integer> {
         if (warmup < 0 || runs < 1 || steps < 1) {
             throw new IllegalArgumentException("need --warmup >= 0, --runs >= 1, --steps >= 1");
         }
-        CrateConfig c = CrateConfig.preset(config);
+        ClassifierConfig c = Architectures.classifierPreset(config);
         int b = batch != null ? batch : defaultBatch(config);
         if (b < 1) throw new IllegalArgumentException("--batch must be positive, got " + b);
         Backend be = backendOptions.resolve();
-        Crate model = new Crate(c, be, 0);
+        ImageClassifier model = Architectures.createClassifier(c, be, 0);
         Tensor images = be.empty(b, c.channels(), c.imageSize(), c.imageSize());
         be.randomUniform(images, 1, -1f, 1f);
         SplittableRandom r = new SplittableRandom(2);
@@ -92,7 +93,7 @@ final class BenchCommand implements Callable<Integer> {
             Variable loss = F.crossEntropy(model.forward(images), labels, 0f);
             loss.backward();
             opt.step();
-            model.markUpdated();
+            model.weightsChanged();
             loss.releaseGraph();
         };
         Runnable inferStep = () -> model.inference().logits(images);
@@ -110,9 +111,10 @@ final class BenchCommand implements Callable<Integer> {
         out.put("infer_runs", infer);
         out.put("peak_heap_mb", peakHeapMb());
         out.put("peak_rss_mb", peakRssMb());
-        out.put("params", c.parameterCount());
-        out.put("train_gflop_s", median(train) * 3 * c.forwardFlopsPerImage() / 1e9);
-        out.put("infer_gflop_s", median(infer) * c.forwardFlopsPerImage() / 1e9);
+        double flops = Architectures.forwardFlopsPerImage(c);
+        out.put("params", Architectures.parameterCount(c));
+        out.put("train_gflop_s", median(train) * 3 * flops / 1e9);
+        out.put("infer_gflop_s", median(infer) * flops / 1e9);
         out.put("java", Runtime.version().toString());
         if (json) {
             spec.commandLine().getOut().println(new Gson().toJson(out));

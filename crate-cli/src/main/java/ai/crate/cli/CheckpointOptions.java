@@ -1,14 +1,15 @@
 package ai.crate.cli;
 
 import ai.crate.engine.Backend;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.Pool;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.LoadOptions;
+import ai.crate.model.nn.Pool;
 import ai.crate.model.io.CheckpointException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** The model file of a command, with what such a file may not say (head count, pooling). */
+/** The classifier file of a command (any architecture), with what such a file may not say (head count, pooling). */
 final class CheckpointOptions {
     @Option(names = "--checkpoint", required = true, paramLabel = "FILE",
             description = "Model: our .safetensors, or an official .pth / checkpoint.pth.tar.")
@@ -20,11 +21,11 @@ final class CheckpointOptions {
     @Option(names = "--pool", paramLabel = "cls|mean", description = "Pooling, when the file's metadata lacks it (default cls).")
     String pool;
 
-    CrateCheckpoints.LoadOptions options() {
-        return new CrateCheckpoints.LoadOptions(heads, pool == null ? null : Pool.parse(pool), null, null);
+    LoadOptions options() {
+        return new LoadOptions(heads, pool == null ? null : Pool.parse(pool), null, null);
     }
 
-    Crate load(Backend backend) throws CheckpointException {
-        return CrateCheckpoints.load(checkpoint, backend, options());
+    ImageClassifier load(Backend backend) throws CheckpointException {
+        return Checkpoints.load(checkpoint, backend, options(), ImageClassifier.class);
     }
 }

@@ -1,7 +1,7 @@
 package ai.crate.cli;
 
 import ai.crate.engine.Backend;
-import ai.crate.model.Crate;
+import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.train.Evaluation;
@@ -41,7 +41,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
-        Crate model = weights.load(be);
+        ImageClassifier model = weights.load(be);
         if (model.config().numClasses() != test.numClasses()) {
             throw new IllegalArgumentException(weights.checkpoint.getFileName() + " has " + model.config().numClasses()
                     + " classes, " + dataOptions.dataset + " " + test.numClasses());

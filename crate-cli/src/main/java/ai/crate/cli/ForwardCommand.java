@@ -4,7 +4,7 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
+import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
@@ -51,7 +51,7 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        Crate model = this.model.load(be);
+        ImageClassifier model = this.model.load(be);
         TensorFile in = SafeTensors.read(input);
         Tensor images = images(in, be);
         Map<String, StoredTensor> out = new LinkedHashMap<>();

@@ -2,7 +2,7 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.CrateMae;
+import ai.crate.model.mae.CrateMae;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;

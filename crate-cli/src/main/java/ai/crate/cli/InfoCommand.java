@@ -1,8 +1,11 @@
 package ai.crate.cli;
 
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.CrateConfig;
-import ai.crate.model.Pool;
+import ai.crate.model.family.Architectures;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.LoadOptions;
+import ai.crate.model.family.ModelConfig;
+import ai.crate.model.nn.Pool;
 import ai.crate.model.io.TensorFile;
 import com.google.gson.GsonBuilder;
 import java.nio.file.Path;
@@ -17,7 +20,7 @@ import picocli.CommandLine.Option;
 
 /** The configuration, parameter count and forward FLOPs of a checkpoint or a preset. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Config, parameter count and FLOPs per image of a checkpoint (or a preset).")
+        description = "Architecture, config, parameter count and FLOPs per image of a checkpoint (or a preset).")
 final class InfoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -45,32 +48,27 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CrateConfig c;
+        ModelConfig c;
         Map<String, String> fileMeta = Map.of();
         if (source.checkpoint != null) {
-            TensorFile f = CrateCheckpoints.read(source.checkpoint);
-            c = CrateCheckpoints.inferConfig(f, new CrateCheckpoints.LoadOptions(heads,
-                    pool == null ? null : Pool.parse(pool), null, null));
+            TensorFile f = Checkpoints.read(source.checkpoint);
+            c = Checkpoints.configOf(f, new LoadOptions(heads, pool == null ? null : Pool.parse(pool), null, null));
             fileMeta = f.metadata();
         } else {
-            c = CrateConfig.preset(source.config);
+            c = Architectures.preset(source.config);
         }
         Map<String, Object> info = new LinkedHashMap<>();
-        info.put("preset", c.presetName());
-        info.put("image_size", c.imageSize());
-        info.put("channels", c.channels());
-        info.put("patch_size", c.patchSize());
-        info.put("dim", c.dim());
-        info.put("depth", c.depth());
-        info.put("heads", c.heads());
-        info.put("head_dim", c.headDim());
-        info.put("tokens", c.tokens());
-        info.put("num_classes", c.numClasses());
-        info.put("pool", c.pool().id());
-        info.put("eta", c.eta());
-        info.put("lambda", c.lambda());
-        info.put("parameters", c.parameterCount());
-        info.put("forward_gflops_per_image", c.forwardFlopsPerImage() / 1e9);
+        info.put("architecture", c.architecture());
+        info.put("preset", Architectures.presetName(c));
+        c.toMetadata().forEach((k, v) -> {
+            if (!k.equals("format") && !k.equals("preset")) info.put(k, number(v));
+        });
+        if (c instanceof ClassifierConfig cc) {
+            info.put("head_dim", cc.headDim());
+            info.put("tokens", cc.tokens());
+        }
+        info.put("parameters", Architectures.parameterCount(c));
+        info.put("forward_gflops_per_image", Architectures.forwardFlopsPerImage(c) / 1e9);
         if (!fileMeta.isEmpty()) info.put("file_metadata", fileMeta);
         if (json) {
             spec.commandLine().getOut().println(new GsonBuilder().serializeNulls().create().toJson(info));
@@ -80,9 +78,18 @@ final class InfoCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** A metadata value as a JSON number where it is one. */
+    private static Object number(String v) {
+        try {
+            return v.matches("-?\\d+") ? Long.parseLong(v) : Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            return v;
+        }
+    }
+
     /** Preset names for help text. */
     static final class Presets implements Iterable<String> {
         @Override
-        public java.util.Iterator<String> iterator() { return CrateConfig.presetNames().iterator(); }
+        public java.util.Iterator<String> iterator() { return Architectures.presetNames().iterator(); }
     }
 }

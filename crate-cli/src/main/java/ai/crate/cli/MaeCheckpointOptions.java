@@ -1,8 +1,9 @@
 package ai.crate.cli;
 
 import ai.crate.engine.Backend;
-import ai.crate.model.CrateMae;
-import ai.crate.model.CrateMaeCheckpoints;
+import ai.crate.model.mae.CrateMae;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.LoadOptions;
 import ai.crate.model.io.CheckpointException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -17,6 +18,6 @@ final class MaeCheckpointOptions {
     Integer heads;
 
     CrateMae load(Backend backend) throws CheckpointException {
-        return CrateMaeCheckpoints.load(checkpoint, backend, heads);
+        return Checkpoints.load(checkpoint, backend, LoadOptions.heads(heads), CrateMae.class);
     }
 }

@@ -2,7 +2,7 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
+import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
@@ -62,7 +62,7 @@ final class MeasureCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
-        Crate model = weights.load(be);
+        ImageClassifier model = weights.load(be);
         int depth = model.config().depth();
         List<List<Double>> rc = new ArrayList<>(), sp = new ArrayList<>();
         for (int l = 0; l < depth; l++) { rc.add(new ArrayList<>()); sp.add(new ArrayList<>()); }

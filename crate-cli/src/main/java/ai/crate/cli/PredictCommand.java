@@ -2,8 +2,8 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.ClassifierConfig;
 import ai.crate.model.data.Datasets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,8 +38,8 @@ final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        Crate model = weights.load(be);
-        CrateConfig c = model.config();
+        ImageClassifier model = weights.load(be);
+        ClassifierConfig c = model.config();
         List<String> names = Datasets.classNames(images.dataset);
         List<Path> files = images.images;
         int size = c.imageSize(), per = c.channels() * size * size;

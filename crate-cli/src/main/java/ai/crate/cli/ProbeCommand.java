@@ -5,7 +5,7 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.CrateMae;
+import ai.crate.model.mae.CrateMae;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;

@@ -3,10 +3,14 @@ package ai.crate.cli;
 import ai.crate.autograd.Autograd;
 import ai.crate.engine.Backend;
 import ai.crate.engine.CounterRandom;
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.CrateMae;
-import ai.crate.model.CrateMaeCheckpoints;
-import ai.crate.model.CrateMaeConfig;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.LoadOptions;
+import ai.crate.model.mae.CrateMaeArchitecture;
+import ai.crate.model.mae.CrateMae;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.LoadOptions;
+import ai.crate.model.mae.CrateMaeArchitecture;
+import ai.crate.model.mae.CrateMaeConfig;
 import ai.crate.model.data.Normalization;
 import ai.crate.model.io.TensorFile;
 import java.awt.Graphics2D;
@@ -51,14 +55,14 @@ final class ReconstructCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
-        TensorFile f = CrateCheckpoints.read(weights.checkpoint);
-        CrateMaeConfig c = CrateMaeCheckpoints.inferConfig(f, weights.heads);
+        TensorFile f = Checkpoints.read(weights.checkpoint);
+        CrateMaeConfig c = CrateMaeArchitecture.INSTANCE.configFrom(f, LoadOptions.heads(weights.heads));
         if (maskRatio != null) {
             c = new CrateMaeConfig(c.imageSize(), c.channels(), c.patchSize(), c.dim(), c.depth(), c.heads(), c.eta(),
                     c.lambda(), c.normPixLoss(), maskRatio);
         }
         CrateMae mae = new CrateMae(c, be, 0);
-        CrateCheckpoints.loadTensors(mae, f, "the CRATE-MAE " + c);
+        Checkpoints.loadInto(mae, f);
         Normalization norm = images.normalization();
         Files.createDirectories(out);
         int size = c.imageSize(), p = c.patchSize(), g = c.gridSize(), ch = c.channels(), l = c.numPatches();

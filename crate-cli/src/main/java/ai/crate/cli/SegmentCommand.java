@@ -2,9 +2,9 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
-import ai.crate.model.CrateInference;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.ClassifierInference;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
@@ -64,8 +64,8 @@ final class SegmentCommand implements Callable<Integer> {
         }
         ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
-        Crate model = weights.load(be);
-        CrateConfig c = model.config();
+        ImageClassifier model = weights.load(be);
+        ClassifierConfig c = model.config();
         int depth = c.depth(), heads = c.heads(), grid = c.gridSize(), patch = c.patchSize(), n = c.tokens();
         double[][] iou = new double[depth][heads], base = new double[depth][heads];
         BatchLoader loader = BatchLoader.forEvaluation(test, 100, dataOptions.normalization());
@@ -74,7 +74,7 @@ final class SegmentCommand implements Callable<Integer> {
             while (it.hasNext() && scored < images) {
                 Batch b = it.next();
                 Tensor x = be.fromArray(b.images(), loader.batchShape(b.size()));
-                CrateInference.Output out = model.inference().forward(x, true);
+                ClassifierInference.Output out = model.inference().forward(x, true);
                 be.release(x);
                 int take = Math.min(b.size(), images - scored);
                 for (int l = 0; l < depth; l++) {

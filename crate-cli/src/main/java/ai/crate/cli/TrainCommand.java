@@ -1,26 +1,25 @@
 package ai.crate.cli;
 
 import ai.crate.engine.Backend;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.CrateConfig;
+import ai.crate.model.family.Architectures;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.LoadOptions;
 import ai.crate.model.data.Augmentation;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.Datasets;
 import ai.crate.model.data.ImageDataset;
 import ai.crate.model.data.Normalization;
-import ai.crate.model.optim.AdamW;
-import ai.crate.model.optim.Lion;
 import ai.crate.model.optim.Optimizer;
 import ai.crate.model.optim.Param;
 import ai.crate.model.optim.Schedule;
-import ai.crate.model.optim.Sgd;
 import ai.crate.model.train.Evaluation;
+import ai.crate.model.train.Recipes;
 import ai.crate.model.train.Trainer;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,16 +28,16 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** Trains a CRATE classifier; with no arguments, fmnist-small on Fashion-MNIST from the Debian package's folder. */
+/** Trains a classifier of the family; with no arguments, CRATE fmnist-small on Fashion-MNIST from the Debian package's folder. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Train a CRATE classifier (default: fmnist-small on Fashion-MNIST).")
+        description = "Train a classifier (default: CRATE fmnist-small on Fashion-MNIST).")
 final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Option(names = "--config", defaultValue = "fmnist-small", paramLabel = "NAME",
-            description = "Preset (default ${DEFAULT-VALUE}): ${COMPLETION-CANDIDATES}",
-            completionCandidates = InfoCommand.Presets.class)
+            description = "Classifier preset (default ${DEFAULT-VALUE}): ${COMPLETION-CANDIDATES}",
+            completionCandidates = ClassifierPresets.class)
     String config;
 
     @Mixin
@@ -131,38 +130,34 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String dataset = dataOptions.dataset;
+        ClassifierConfig preset = Architectures.classifierPreset(config);   // a bad name fails before the data loads
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if (!(minutes >= 0)) throw new IllegalArgumentException("--minutes must be >= 0 (0 = no limit), got " + minutes);
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+            throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + labelSmoothing);
+        }
+        if (!(clip >= 0)) throw new IllegalArgumentException("--clip must be >= 0 (0 = off), got " + clip);
         ImageDataset trainSet = dataOptions.load(true);
         ImageDataset testSet = dataOptions.load(false);
-        CrateConfig c = CrateConfig.preset(config);
-        if (c.channels() != trainSet.channels() || c.imageSize() != trainSet.height()) {
-            throw new IllegalArgumentException(config + " takes " + c.channels() + "×" + c.imageSize() + "×"
-                    + c.imageSize() + " images, " + dataset + " has " + trainSet.channels() + "×" + trainSet.height()
-                    + "×" + trainSet.width());
+        if (preset.channels() != trainSet.channels() || preset.imageSize() != trainSet.height()) {
+            throw new IllegalArgumentException(config + " takes " + preset.channels() + "×" + preset.imageSize() + "×"
+                    + preset.imageSize() + " images, " + dataset + " has " + trainSet.channels() + "×"
+                    + trainSet.height() + "×" + trainSet.width());
         }
-        c = c.withNumClasses(trainSet.numClasses());
+        ClassifierConfig c = preset.withNumClasses(trainSet.numClasses());
         Backend be = backendOptions.resolve();
-        Crate model = init == null ? new Crate(c, be, seed)
-                : CrateCheckpoints.load(init, be, new CrateCheckpoints.LoadOptions(heads, null, null, null));
+        ImageClassifier model = init == null ? Architectures.createClassifier(c, be, seed)
+                : Checkpoints.load(init, be, LoadOptions.heads(heads), ImageClassifier.class);
         Normalization norm = normalization(dataset);
-        Augmentation aug = augmentation(dataset);
+        Augmentation aug = noAugment ? Augmentation.none() : Recipes.augmentation(dataset, cropPad, !noFlip);
         BatchLoader trainLoader = new BatchLoader(trainSet, batch, !noShuffle, true, aug, norm, seed);
         BatchLoader testLoader = BatchLoader.forEvaluation(testSet, 500, norm);
-        List<Param> params = Param.of(model.namedParameters(), decayAll);
-        Optimizer opt = switch (optimizer.toLowerCase(Locale.ROOT)) {
-            case "adamw" -> new AdamW(params, lr != null ? lr : 2e-3f, weightDecay);
-            case "lion" -> new Lion(params, lr != null ? lr : 2e-4f, weightDecay);
-            case "sgd" -> new Sgd(params, lr != null ? lr : 0.05f, momentum, nesterov, weightDecay);
-            default -> throw new IllegalArgumentException("--optimizer must be adamw, lion or sgd, got '" + optimizer + "'");
-        };
+        Optimizer opt = Recipes.optimizer(optimizer, Param.of(model.namedParameters(), decayAll), lr, weightDecay,
+                momentum, nesterov);
         long perEpoch = trainLoader.stepsPerEpoch();
-        long total = steps > 0 ? Math.min(steps, perEpoch * epochs) : perEpoch * epochs;
-        long warm = warmup >= 0 ? warmup : Math.min(perEpoch, total);
-        Schedule sched = switch (schedule) {
-            case "cosine" -> Schedule.warmupCosine(opt.learningRate(), warm, total, 0f);
-            case "constant" -> warm == 0 ? Schedule.constant(opt.learningRate())
-                    : Schedule.warmupCosine(opt.learningRate(), warm, warm, opt.learningRate());
-            default -> throw new IllegalArgumentException("--schedule must be cosine or constant, got '" + schedule + "'");
-        };
+        long total = Recipes.totalSteps(perEpoch, epochs, steps);
+        long warm = Recipes.warmupSteps(warmup, perEpoch, total);
+        Schedule sched = Recipes.schedule(schedule, opt.learningRate(), warm, total);
         Files.createDirectories(out);
         ProgressListener progress = new ProgressListener(spec.commandLine().getOut(), perEpoch, epochs);
         Trainer trainer = new Trainer(model, opt, sched, trainLoader, testLoader,
@@ -172,10 +167,10 @@ final class TrainCommand implements Callable<Integer> {
             if (!Files.exists(last)) throw new IllegalArgumentException("--resume: no " + last + " to continue from");
             trainer.resume(last);
         }
-        spec.commandLine().getOut().printf(Locale.ROOT, "training %s (%,d parameters) on %s: %,d train / %,d test images,"
-                        + " %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n", config,
-                c.parameterCount(), dataset, trainSet.size(), testSet.size(), epochs, perEpoch, batch, optimizer,
-                opt.learningRate(), schedule, warm, be.name());
+        spec.commandLine().getOut().printf(Locale.ROOT, "training %s (%s, %,d parameters) on %s: %,d train / %,d test"
+                        + " images, %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n",
+                config, model.config().architecture(), model.parameterCount(), dataset, trainSet.size(), testSet.size(),
+                epochs, perEpoch, batch, optimizer, opt.learningRate(), schedule, warm, be.name());
         Trainer.Result r = runInterruptibly(spec, trainer, progress);
         Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
         var o = spec.commandLine().getOut();
@@ -215,17 +210,12 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * Per data set: CIFAR's standard pad-4 crop and flip; Fashion-MNIST items flip but are centred, so no crop (a
-     * pad-2 crop cost 2 points of accuracy at 8 epochs in a measured comparison, BENCHMARKS.md); MNIST digits neither
-     * (a mirrored digit is another symbol).
-     */
-    private Augmentation augmentation(String name) {
-        if (noAugment) return Augmentation.none();
-        boolean cifar = name.startsWith("cifar");
-        int pad = cropPad != null ? cropPad : cifar ? 4 : 0;
-        boolean flip = !noFlip && !name.equals("mnist");
-        return new Augmentation(pad, flip);
+    /** Classifier preset names for help text. */
+    static final class ClassifierPresets implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return Architectures.presetNames(ClassifierConfig.class).iterator();
+        }
     }
 
     private Normalization normalization(String name) {

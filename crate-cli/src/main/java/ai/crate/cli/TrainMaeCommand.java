@@ -1,15 +1,15 @@
 package ai.crate.cli;
 
 import ai.crate.engine.Backend;
-import ai.crate.model.CrateMae;
-import ai.crate.model.CrateMaeConfig;
+import ai.crate.model.mae.CrateMae;
+import ai.crate.model.mae.CrateMaeConfig;
 import ai.crate.model.data.Augmentation;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.ImageDataset;
-import ai.crate.model.optim.AdamW;
+import ai.crate.model.optim.Optimizer;
 import ai.crate.model.optim.Param;
-import ai.crate.model.optim.Schedule;
 import ai.crate.model.train.MaeTask;
+import ai.crate.model.train.Recipes;
 import ai.crate.model.train.Trainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,6 +84,8 @@ final class TrainMaeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if (!(minutes >= 0)) throw new IllegalArgumentException("--minutes must be >= 0 (0 = no limit), got " + minutes);
         ImageDataset trainSet = dataOptions.load(true);
         ImageDataset testSet = dataOptions.load(false);
         CrateMaeConfig c = new CrateMaeConfig(trainSet.height(), trainSet.channels(), patch, dim, depth, heads, 0.1f,
@@ -92,12 +94,12 @@ final class TrainMaeCommand implements Callable<Integer> {
         CrateMae mae = new CrateMae(c, be, seed);
         BatchLoader train = new BatchLoader(trainSet, batch, true, true, Augmentation.none(), dataOptions.normalization(), seed);
         BatchLoader test = BatchLoader.forEvaluation(testSet, 500, dataOptions.normalization());
-        AdamW opt = new AdamW(Param.of(mae.namedParameters(), false), lr, weightDecay);
-        long perEpoch = train.stepsPerEpoch(), total = steps > 0 ? Math.min(steps, perEpoch * epochs) : perEpoch * epochs;
-        long warm = warmup >= 0 ? warmup : Math.min(perEpoch, total);
+        Optimizer opt = Recipes.optimizer("adamw", Param.of(mae.namedParameters(), false), lr, weightDecay, 0f, false);
+        long perEpoch = train.stepsPerEpoch(), total = Recipes.totalSteps(perEpoch, epochs, steps);
+        long warm = Recipes.warmupSteps(warmup, perEpoch, total);
         Files.createDirectories(out);
         ProgressListener progress = new ProgressListener(spec.commandLine().getOut(), perEpoch, epochs);
-        Trainer trainer = new Trainer(new MaeTask(mae, seed), opt, Schedule.warmupCosine(lr, warm, total, 0f), train,
+        Trainer trainer = new Trainer(new MaeTask(mae, seed), opt, Recipes.schedule("cosine", lr, warm, total), train,
                 test, new Trainer.Settings(epochs, minutes, steps, 0f, 1f, out), progress);
         if (resume) {
             if (!Files.exists(trainer.lastCheckpoint())) {
@@ -107,7 +109,7 @@ final class TrainMaeCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "training CRATE-MAE (%,d parameters; %d px, patch %d, d %d, %d+%d"
                         + " layers, %d heads, mask ratio %.2f) on %s, %d epochs of %d steps, batch %d, AdamW lr %.3g,"
-                        + " backend %s%n", mae.namedParameters().values().stream().mapToLong(v -> v.value().size()).sum(),
+                        + " backend %s%n", mae.parameterCount(),
                 c.imageSize(), patch, dim, depth, depth, heads, maskRatio, dataOptions.dataset, epochs, perEpoch, batch,
                 lr, be.name());
         Trainer.Result r = TrainCommand.runInterruptibly(spec, trainer, progress);

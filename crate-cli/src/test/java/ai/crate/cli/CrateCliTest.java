@@ -6,8 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.crate.engine.BackendContractTest;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
+import ai.crate.model.crate.Crate;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.LoadOptions;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
 import ai.crate.model.io.TensorFile;
@@ -121,8 +122,7 @@ class CrateCliTest {
         assertEquals(32, o.get("dim").getAsInt());
         assertEquals(4, o.get("heads").getAsInt());
         assertEquals("mean", o.get("pool").getAsString());
-        Crate crate = CrateCheckpoints.load(model, new ai.crate.engine.ReferenceBackend(),
-                CrateCheckpoints.LoadOptions.defaults());
+        Crate crate = Checkpoints.load(model, new ai.crate.engine.ReferenceBackend(), LoadOptions.defaults(), Crate.class);
         long count = crate.namedParameters().values().stream().mapToLong(v -> v.value().size()).sum();
         assertEquals(count, o.get("parameters").getAsLong());
         assertTrue(o.get("forward_gflops_per_image").getAsDouble() > 0);

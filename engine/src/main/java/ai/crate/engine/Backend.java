@@ -9,8 +9,9 @@ import java.util.List;
  * shape and layout (in place). Inputs may be any view (strided, transposed, sliced) unless an op says otherwise.
  * Every tensor passed must belong to this backend: mixing backends is an error naming the op.
  *
- * <p>{@code ReferenceBackend} implements every op with plain loops and is the oracle other backends are tested
- * against.
+ * <p>The required methods are the primitives; {@link #fused()} gives the fused layer and optimizer ops, which every
+ * backend runs (composed from these primitives unless it overrides them). {@code ReferenceBackend} implements every
+ * op with plain loops and is the oracle other backends are tested against.
  */
 public interface Backend {
     /** Short name used in logs and errors, e.g. "reference", "simd". */
@@ -159,165 +160,11 @@ public interface Backend {
         copy(x.slice(ax, start, start + out.dim(ax)), out);
     }
 
-    // ---- fused CRATE layers ------------------------------------------------------------------------------------
+    // ---- fused ops ---------------------------------------------------------------------------------------------
 
     /**
-     * The attention of CRATE's multi-head subspace self-attention (MSSA), with Q = K = V tied: {@code w} [B, N, H·p]
-     * is the projection Y·Uᵀ, split into H heads W_h [N, p]; per (batch, head) A = softmax(scale · W_h W_hᵀ) and
-     * out_h = A · W_h. Writes {@code out} [B, N, H·p]; when {@code attn} is not null also A into it, [B, H, N, N].
+     * The optional fused ops (CRATE's layers, the optimizer steps, norms over many tensors), by default composed from
+     * the primitives above; a backend with faster kernels returns its own {@link FusedOps} subclass.
      */
-    void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn);
-
-    /**
-     * Gradient of {@link #mssaForward} with respect to w, overwriting {@code dw}: the tied projection gets three
-     * contributions per head, Aᵀ·dO (values) and scale·(dS + dSᵀ)·W (queries and keys), dS = A ⊙ (dO Wᵀ − rowsum).
-     * {@code attn} is the A saved by the forward, or null to recompute it (less memory, one more GEMM per head).
-     */
-    void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw);
-
-    /**
-     * CRATE's ISTA block, one proximal-gradient step against dictionary D [d, d]:
-     * out = ReLU(x + η·(x − x Dᵀ)·D − η·λ) for x [..., d], written in that two-GEMM form. When {@code residual} is
-     * not null it receives R = x − x Dᵀ (shape of x) for the backward.
-     */
-    void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual);
-
-    /**
-     * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0] and dR = G Dᵀ, writes dx = G + η(dR − dR·D) and
-     * overwrites dDict = η(Rᵀ G − dRᵀ x). {@code out} is the forward's output (its sign is the ReLU mask);
-     * {@code residual} is the saved R, or null to recompute it.
-     */
-    void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
-                      Tensor dx, Tensor dDict);
-
-    /**
-     * accumulator += Σ x² over every element of x (any view), accumulator a one-element tensor: the squared norms
-     * behind gradient clipping. By default a product, a reduction and an add; a backend may do it in one pass.
-     */
-    default void sumOfSquaresInto(Tensor x, Tensor accumulator) {
-        OpChecks.sameBackend("sumOfSquaresInto", this, x);
-        OpChecks.oneElement("sumOfSquaresInto", "accumulator", this, accumulator);
-        Tensor sq = allocate(x.shape()), part = allocate(accumulator.shape());
-        binary(BinaryOp.MUL, x, x, sq);
-        reduce(ReduceOp.SUM, sq.reshape(-1), 0, part.reshape(1));
-        binary(BinaryOp.ADD, accumulator, part, accumulator);
-        release(sq);
-        release(part);
-    }
-
-    /** {@link #sumOfSquaresInto(Tensor, Tensor)} over several tensors: one accumulator for all (a global norm). */
-    default void sumOfSquaresInto(List<Tensor> xs, Tensor accumulator) {
-        for (Tensor x : xs) sumOfSquaresInto(x, accumulator);
-    }
-
-    /** x ← x · factor for every x, factor a one-element tensor (clipping's rescale, without reading it back). */
-    default void scaleAll(List<Tensor> xs, Tensor factor) {
-        OpChecks.oneElement("scaleAll", "factor", this, factor);
-        Tensor f = factor.reshape(1);
-        for (Tensor x : xs) binary(BinaryOp.MUL, x, f, x);
-    }
-
-    // ---- fused optimizer steps ---------------------------------------------------------------------------------
-    // Each updates a parameter w (and its state) in place from its gradient g, starting with the decoupled weight
-    // decay w ← decay·w (decay = 1 − lr·weight_decay, or 1 for none). The defaults compose the elementwise ops above
-    // (a dozen passes over each parameter); a backend may fuse a step into one pass. All tensors are whole,
-    // contiguous and of one shape.
-
-    /**
-     * AdamW as torch.optim.AdamW: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², then
-     * w ← w − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε) for step t (counted from 1).
-     */
-    default void adamWStep(Tensor w, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                           float decay, long step) {
-        if (decay != 1f) affine(w, decay, 0f, w);
-        Tensor t = allocate(w.shape());
-        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
-        affine(m, beta1, 0f, m);
-        affine(g, 1f - beta1, 0f, t);
-        binary(BinaryOp.ADD, m, t, m);
-        binary(BinaryOp.MUL, g, g, t);
-        affine(t, 1f - beta2, 0f, t);
-        affine(v, beta2, 0f, v);
-        binary(BinaryOp.ADD, v, t, v);
-        unary(UnaryOp.SQRT, v, t);                         // denominator √v/√bc₂ + ε
-        affine(t, (float) (1 / Math.sqrt(bc2)), eps, t);
-        binary(BinaryOp.DIV, m, t, t);
-        affine(t, (float) (-lr / bc1), 0f, t);
-        binary(BinaryOp.ADD, w, t, w);
-        release(t);
-    }
-
-    /**
-     * {@link #adamWStep} for many parameters at once, decays[i] for parameter i (a backend may update them all in
-     * one pass); the lists are parallel.
-     */
-    default void adamWSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float[] decays,
-                            float lr, float beta1, float beta2, float eps, long step) {
-        OpChecks.parallelLists("adamWSteps", ws.size(), gs.size(), ms.size(), vs.size(), decays.length);
-        for (int i = 0; i < ws.size(); i++) {
-            adamWStep(ws.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, decays[i], step);
-        }
-    }
-
-    /** Lion (lion-pytorch): w ← w − lr·sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g. */
-    default void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2, float decay) {
-        if (decay != 1f) affine(w, decay, 0f, w);
-        Tensor t = allocate(w.shape()), gs = allocate(w.shape());
-        affine(m, beta1, 0f, t);
-        affine(g, 1f - beta1, 0f, gs);
-        binary(BinaryOp.ADD, t, gs, t);
-        unary(UnaryOp.SIGN, t, t);
-        affine(t, -lr, 0f, t);
-        binary(BinaryOp.ADD, w, t, w);
-        affine(m, beta2, 0f, m);
-        affine(g, 1f - beta2, 0f, gs);
-        binary(BinaryOp.ADD, m, gs, m);
-        release(t);
-        release(gs);
-    }
-
-    /** {@link #lionStep} for many parameters at once (parallel lists, decays[i] per parameter). */
-    default void lionSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, float[] decays, float lr, float beta1,
-                           float beta2) {
-        OpChecks.parallelLists("lionSteps", ws.size(), gs.size(), ms.size(), decays.length);
-        for (int i = 0; i < ws.size(); i++) lionStep(ws.get(i), gs.get(i), ms.get(i), lr, beta1, beta2, decays[i]);
-    }
-
-    /**
-     * {@link #sgdStep} for many parameters at once (parallel lists; {@code buffers} null when μ = 0, else one
-     * momentum buffer per parameter).
-     */
-    default void sgdSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> buffers, float[] decays, float lr,
-                          float momentum, boolean nesterov) {
-        OpChecks.parallelLists("sgdSteps", ws.size(), gs.size(), buffers == null ? ws.size() : buffers.size(),
-                decays.length);
-        for (int i = 0; i < ws.size(); i++) {
-            sgdStep(ws.get(i), gs.get(i), buffers == null ? null : buffers.get(i), lr, momentum, nesterov, decays[i]);
-        }
-    }
-
-    /**
-     * SGD as torch.optim.SGD with dampening 0: b ← μb + g (a zero b makes the first step b = g), then
-     * w ← w − lr·b, or w ← w − lr·(g + μb) with Nesterov. {@code momentumBuffer} is null when μ = 0.
-     */
-    default void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov,
-                         float decay) {
-        if (decay != 1f) affine(w, decay, 0f, w);
-        Tensor t = allocate(w.shape());
-        if (momentumBuffer == null) {
-            affine(g, -lr, 0f, t);
-        } else {
-            affine(momentumBuffer, momentum, 0f, momentumBuffer);
-            binary(BinaryOp.ADD, momentumBuffer, g, momentumBuffer);
-            if (nesterov) {
-                affine(momentumBuffer, momentum, 0f, t);
-                binary(BinaryOp.ADD, t, g, t);
-                affine(t, -lr, 0f, t);
-            } else {
-                affine(momentumBuffer, -lr, 0f, t);
-            }
-        }
-        binary(BinaryOp.ADD, w, t, w);
-        release(t);
-    }
+    default FusedOps fused() { return new FusedOps(this); }
 }

@@ -244,7 +244,7 @@ public final class OpChecks {
         return w.dim(2) / heads;
     }
 
-    /** Every check of {@link Backend#istaForward}; returns the width d. */
+    /** Every check of {@link FusedOps#istaForward}; returns the width d. */
     public static int istaForward(Backend backend, Tensor x, Tensor dict, float eta, float lambda, Tensor out,
                                   Tensor residual) {
         String op = "istaForward";
@@ -255,7 +255,7 @@ public final class OpChecks {
         return d;
     }
 
-    /** Every check of {@link Backend#istaBackward}; returns the width d. */
+    /** Every check of {@link FusedOps#istaBackward}; returns the width d. */
     public static int istaBackward(Backend backend, Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout,
                                    float eta, Tensor dx, Tensor dDict) {
         String op = "istaBackward";

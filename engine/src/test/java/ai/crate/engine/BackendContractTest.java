@@ -1258,8 +1258,8 @@ public abstract class BackendContractTest {
         for (Pair w : List.of(pair(wd, batch, n, heads * p), stridedPair(wd, batch, n, heads * p))) {
             for (boolean keep : BOOLS) {
                 Pair out = nans(batch, n, heads * p), attn = keep ? nans(batch, heads, n, n) : null;
-                b().mssaForward(w.mine(), heads, scale, out.mine(), keep ? attn.mine() : null);
-                oracle.mssaForward(w.ref(), heads, scale, out.ref(), keep ? attn.ref() : null);
+                b().fused().mssaForward(w.mine(), heads, scale, out.mine(), keep ? attn.mine() : null);
+                oracle.fused().mssaForward(w.ref(), heads, scale, out.ref(), keep ? attn.ref() : null);
                 String what = "mssaForward w" + s(w.shape()) + " strides " + s(w.mine().strides()) + " heads "
                         + heads + (keep ? " keeping A" : "");
                 float[] expected = oracle.toArray(out.ref());
@@ -1277,7 +1277,7 @@ public abstract class BackendContractTest {
         int[] shape = {batch, n, heads * p};
         float[] wd = normal(r, size(shape), 1.5), dod = normal(r, size(shape), 1);
         Pair ref = nans(shape);
-        oracle.mssaBackward(oracle.fromArray(wd, shape), null, oracle.fromArray(dod, shape), heads, scale, ref.ref());
+        oracle.fused().mssaBackward(oracle.fromArray(wd, shape), null, oracle.fromArray(dod, shape), heads, scale, ref.ref());
         float[] expected = oracle.toArray(ref.ref());
         for (boolean saved : BOOLS) {
             for (boolean strided : BOOLS) {
@@ -1286,10 +1286,10 @@ public abstract class BackendContractTest {
                 Tensor attn = null;
                 if (saved) {
                     attn = b().empty(batch, heads, n, n);
-                    b().mssaForward(w.mine(), heads, scale, b().empty(shape), attn);
+                    b().fused().mssaForward(w.mine(), heads, scale, b().empty(shape), attn);
                 }
                 Pair dw = nans(shape);
-                b().mssaBackward(w.mine(), attn, dout.mine(), heads, scale, dw.mine());
+                b().fused().mssaBackward(w.mine(), attn, dout.mine(), heads, scale, dw.mine());
                 assertClose("mssaBackward w" + s(shape) + " heads " + heads + (saved ? " saved A" : " recomputed A")
                                 + (strided ? " strided w" : " strided dout"), shape, expected, b().toArray(dw.mine()),
                         fusedAtol(2 * n + p, expected), GEMM_RTOL);
@@ -1311,13 +1311,13 @@ public abstract class BackendContractTest {
         float[][] in = istaInputs("istaForward", d, 6);
         for (Pair x : List.of(pair(in[0], 2, 3, d), stridedPair(in[0], 6, d))) {
             Pair dict = pair(in[1], d, d), out = nans(x.shape()), res = nans(x.shape());
-            b().istaForward(x.mine(), dict.mine(), eta, lambda, out.mine(), res.mine());
-            oracle.istaForward(x.ref(), dict.ref(), eta, lambda, out.ref(), res.ref());
+            b().fused().istaForward(x.mine(), dict.mine(), eta, lambda, out.mine(), res.mine());
+            oracle.fused().istaForward(x.ref(), dict.ref(), eta, lambda, out.ref(), res.ref());
             String what = "istaForward x" + s(x.shape()) + " strides " + s(x.mine().strides());
             assertPairClose(what + " out", out, fusedAtol(2 * d, oracle.toArray(out.ref())), GEMM_RTOL);
             assertPairClose(what + " residual", res, fusedAtol(d, oracle.toArray(res.ref())), GEMM_RTOL);
             Pair noResidual = nans(x.shape());
-            b().istaForward(x.mine(), dict.mine(), eta, lambda, noResidual.mine(), null);
+            b().fused().istaForward(x.mine(), dict.mine(), eta, lambda, noResidual.mine(), null);
             assertArrayEquals(b().toArray(out.mine()), b().toArray(noResidual.mine()),
                     what + ": out must not depend on whether the residual is kept");
         }
@@ -1331,14 +1331,14 @@ public abstract class BackendContractTest {
         float[][] in = istaInputs("istaBackward", d, 6);
         Tensor xr = oracle.fromArray(in[0], 6, d), dr = oracle.fromArray(in[1], d, d);
         Tensor outRef = oracle.empty(6, d), resRef = oracle.empty(6, d);
-        oracle.istaForward(xr, dr, eta, lambda, outRef, resRef);
+        oracle.fused().istaForward(xr, dr, eta, lambda, outRef, resRef);
         // both backends get the oracle's forward output, so the ReLU mask is the same for both
         float[] outD = oracle.toArray(outRef), resD = oracle.toArray(resRef);
         int active = 0;
         for (float v : outD) if (v > 0) active++;
         assertTrue(active > 0 && (active < outD.length || d == 1), "test data should exercise both sides of the ReLU");
         Pair dxRef = nans(6, d), ddRef = nans(d, d);
-        oracle.istaBackward(xr, dr, outRef, null, oracle.fromArray(in[2], 6, d), eta, dxRef.ref(), ddRef.ref());
+        oracle.fused().istaBackward(xr, dr, outRef, null, oracle.fromArray(in[2], 6, d), eta, dxRef.ref(), ddRef.ref());
         float[] dxE = oracle.toArray(dxRef.ref()), ddE = oracle.toArray(ddRef.ref());
         for (boolean saved : BOOLS) {
             for (boolean strided : BOOLS) {
@@ -1346,7 +1346,7 @@ public abstract class BackendContractTest {
                 Pair dout = strided ? pair(in[2], 2, 3, d) : stridedPair(in[2], 2, 3, d);
                 Pair dict = strided ? pair(in[1], d, d) : stridedPair(in[1], d, d);
                 Pair dx = nans(2, 3, d), dd = nans(d, d);
-                b().istaBackward(x.mine(), dict.mine(), b().fromArray(outD, 2, 3, d),
+                b().fused().istaBackward(x.mine(), dict.mine(), b().fromArray(outD, 2, 3, d),
                         saved ? b().fromArray(resD, 2, 3, d) : null, dout.mine(), eta, dx.mine(), dd.mine());
                 String what = "istaBackward d=" + d + (saved ? " saved R" : " recomputed R")
                         + (strided ? " strided x" : " strided dout and dict");
@@ -1369,13 +1369,13 @@ public abstract class BackendContractTest {
         SplittableRandom r = rng("manyTensors", n);
         Pair[] xs = {pair(normal(r, n, 1), n), pair(normal(r, 2 * n + 1, 1), 2 * n + 1), pair(normal(r, 3, 1), 3)};
         Pair acc = pair(new float[] {0.5f}, 1), factor = pair(new float[] {0.25f}, 1);
-        b().sumOfSquaresInto(mine(xs), acc.mine());
-        oracle.sumOfSquaresInto(refs(xs), acc.ref());
+        b().fused().sumOfSquaresInto(mine(xs), acc.mine());
+        oracle.fused().sumOfSquaresInto(refs(xs), acc.ref());
         double total = 0.5;
         for (Pair x : xs) for (float v : oracle.toArray(x.ref())) total += v * v;
         assertPairClose("sumOfSquaresInto(list)", acc, ACCUM_RTOL_PER_SQRT_N * Math.sqrt(3 * n + 4) * total, 0);
-        b().scaleAll(mine(xs), factor.mine());
-        oracle.scaleAll(refs(xs), factor.ref());
+        b().fused().scaleAll(mine(xs), factor.mine());
+        oracle.fused().scaleAll(refs(xs), factor.ref());
         for (int i = 0; i < xs.length; i++) assertPairClose("scaleAll tensor " + i, xs[i], 0, ELEMENTWISE_RTOL);
     }
 
@@ -1386,10 +1386,10 @@ public abstract class BackendContractTest {
         float[] xd = normal(rng("sumOfSquares", n), 3 * n, 1.5);
         for (Pair x : List.of(pair(xd, 3, n), stridedPair(xd, 3, n))) {
             Pair acc = pair(new float[] {0.75f}, 1);
-            b().sumOfSquaresInto(x.mine(), acc.mine());
-            oracle.sumOfSquaresInto(x.ref(), acc.ref());
-            b().sumOfSquaresInto(x.mine(), acc.mine());
-            oracle.sumOfSquaresInto(x.ref(), acc.ref());
+            b().fused().sumOfSquaresInto(x.mine(), acc.mine());
+            oracle.fused().sumOfSquaresInto(x.ref(), acc.ref());
+            b().fused().sumOfSquaresInto(x.mine(), acc.mine());
+            oracle.fused().sumOfSquaresInto(x.ref(), acc.ref());
             double sum = 0;
             for (float v : xd) sum += v * v;
             double bound = ACCUM_RTOL_PER_SQRT_N * Math.sqrt(6.0 * n) * (2 * sum + 0.75);
@@ -1416,8 +1416,8 @@ public abstract class BackendContractTest {
         Pair w = pair(w0, n), m = pair(m0, n), v = pair(v0, n);
         for (int t = 1; t <= 3; t++) {
             Pair g = pair(grads[t - 1], n);
-            b().adamWStep(w.mine(), g.mine(), m.mine(), v.mine(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.9995f, t);
-            oracle.adamWStep(w.ref(), g.ref(), m.ref(), v.ref(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.9995f, t);
+            b().fused().adamWStep(w.mine(), g.mine(), m.mine(), v.mine(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.9995f, t);
+            oracle.fused().adamWStep(w.ref(), g.ref(), m.ref(), v.ref(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.9995f, t);
             assertPairClose("adamWStep " + t + " m", m, tol * maxAbs(oracle.toArray(m.ref())), tol);
             assertPairClose("adamWStep " + t + " v", v, tol * maxAbs(oracle.toArray(v.ref())), tol);
             assertPairClose("adamWStep " + t + " w", w, tol * maxAbs(w0), tol);
@@ -1428,8 +1428,8 @@ public abstract class BackendContractTest {
         Pair[] mm = {pair(m0, n), pair(new float[n + 3], n + 3)}, mv = {pair(v0, n), pair(new float[n + 3], n + 3)};
         float[] decays = {0.999f, 1f};
         for (int t = 1; t <= 2; t++) {
-            b().adamWSteps(mine(mw), mine(mg), mine(mm), mine(mv), decays, 1e-2f, 0.9f, 0.999f, 1e-8f, t);
-            oracle.adamWSteps(refs(mw), refs(mg), refs(mm), refs(mv), decays, 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            b().fused().adamWSteps(mine(mw), mine(mg), mine(mm), mine(mv), decays, 1e-2f, 0.9f, 0.999f, 1e-8f, t);
+            oracle.fused().adamWSteps(refs(mw), refs(mg), refs(mm), refs(mv), decays, 1e-2f, 0.9f, 0.999f, 1e-8f, t);
             for (int i = 0; i < 2; i++) {
                 assertPairClose("adamWSteps " + t + " w" + i, mw[i], tol * 3, tol);
                 assertPairClose("adamWSteps " + t + " v" + i, mv[i], tol * maxAbs(oracle.toArray(mv[i].ref())), tol);
@@ -1438,10 +1438,10 @@ public abstract class BackendContractTest {
         Pair[] lmw = {pair(w0, n), pair(w1, n + 3)}, lmm = {pair(m0, n), pair(new float[n + 3], n + 3)};
         Pair[] smw = {pair(w0, n), pair(w1, n + 3)}, smb = {pair(m0, n), pair(new float[n + 3], n + 3)};
         for (int t = 1; t <= 2; t++) {
-            b().lionSteps(mine(lmw), mine(mg), mine(lmm), decays, 1e-2f, 0.9f, 0.99f);
-            oracle.lionSteps(refs(lmw), refs(mg), refs(lmm), decays, 1e-2f, 0.9f, 0.99f);
-            b().sgdSteps(mine(smw), mine(mg), mine(smb), decays, 0.1f, 0.9f, t == 2);
-            oracle.sgdSteps(refs(smw), refs(mg), refs(smb), decays, 0.1f, 0.9f, t == 2);
+            b().fused().lionSteps(mine(lmw), mine(mg), mine(lmm), decays, 1e-2f, 0.9f, 0.99f);
+            oracle.fused().lionSteps(refs(lmw), refs(mg), refs(lmm), decays, 1e-2f, 0.9f, 0.99f);
+            b().fused().sgdSteps(mine(smw), mine(mg), mine(smb), decays, 0.1f, 0.9f, t == 2);
+            oracle.fused().sgdSteps(refs(smw), refs(mg), refs(smb), decays, 0.1f, 0.9f, t == 2);
             for (int i = 0; i < 2; i++) {
                 assertPairClose("lionSteps " + t + " w" + i, lmw[i], tol * 3, tol);
                 assertPairClose("lionSteps " + t + " m" + i, lmm[i], tol * maxAbs(oracle.toArray(lmm[i].ref())), tol);
@@ -1450,14 +1450,14 @@ public abstract class BackendContractTest {
             }
         }
         Pair[] plainW = {pair(w0, n), pair(w1, n + 3)};
-        b().sgdSteps(mine(plainW), mine(mg), null, decays, 0.1f, 0f, false);
-        oracle.sgdSteps(refs(plainW), refs(mg), null, decays, 0.1f, 0f, false);
+        b().fused().sgdSteps(mine(plainW), mine(mg), null, decays, 0.1f, 0f, false);
+        oracle.fused().sgdSteps(refs(plainW), refs(mg), null, decays, 0.1f, 0f, false);
         for (int i = 0; i < 2; i++) assertPairClose("sgdSteps without momentum w" + i, plainW[i], tol * 3, tol);
         Pair lw = pair(w0, n), lm = pair(m0, n);
         for (int t = 1; t <= 3; t++) {
             Pair g = pair(grads[t - 1], n);
-            b().lionStep(lw.mine(), g.mine(), lm.mine(), 1e-2f, 0.9f, 0.99f, t == 2 ? 1f : 0.999f);
-            oracle.lionStep(lw.ref(), g.ref(), lm.ref(), 1e-2f, 0.9f, 0.99f, t == 2 ? 1f : 0.999f);
+            b().fused().lionStep(lw.mine(), g.mine(), lm.mine(), 1e-2f, 0.9f, 0.99f, t == 2 ? 1f : 0.999f);
+            oracle.fused().lionStep(lw.ref(), g.ref(), lm.ref(), 1e-2f, 0.9f, 0.99f, t == 2 ? 1f : 0.999f);
             assertPairClose("lionStep " + t + " m", lm, tol * maxAbs(oracle.toArray(lm.ref())), tol);
             assertPairClose("lionStep " + t + " w", lw, tol * maxAbs(w0), tol);
         }
@@ -1465,10 +1465,10 @@ public abstract class BackendContractTest {
             Pair sw = pair(w0, n), sb = pair(m0, n), plain = pair(w0, n);
             for (int t = 1; t <= 3; t++) {
                 Pair g = pair(grads[t - 1], n);
-                b().sgdStep(sw.mine(), g.mine(), sb.mine(), 0.1f, 0.9f, nesterov, 0.995f);
-                oracle.sgdStep(sw.ref(), g.ref(), sb.ref(), 0.1f, 0.9f, nesterov, 0.995f);
-                b().sgdStep(plain.mine(), g.mine(), null, 0.1f, 0f, false, 1f);
-                oracle.sgdStep(plain.ref(), g.ref(), null, 0.1f, 0f, false, 1f);
+                b().fused().sgdStep(sw.mine(), g.mine(), sb.mine(), 0.1f, 0.9f, nesterov, 0.995f);
+                oracle.fused().sgdStep(sw.ref(), g.ref(), sb.ref(), 0.1f, 0.9f, nesterov, 0.995f);
+                b().fused().sgdStep(plain.mine(), g.mine(), null, 0.1f, 0f, false, 1f);
+                oracle.fused().sgdStep(plain.ref(), g.ref(), null, 0.1f, 0f, false, 1f);
                 String what = "sgdStep " + t + (nesterov ? " nesterov" : "");
                 assertPairClose(what + " buffer", sb, tol * maxAbs(oracle.toArray(sb.ref())), tol);
                 assertPairClose(what + " w", sw, tol * maxAbs(w0), tol);
@@ -1480,18 +1480,18 @@ public abstract class BackendContractTest {
     @Test
     void fusedOpsRejectMisuse() {
         Tensor w = t(2, 5, 6);
-        assertRejects(() -> b().mssaForward(w, 4, 0.5f, t(2, 5, 6), null), "mssaForward", "6", "4 heads");
-        assertRejects(() -> b().mssaForward(t(5, 6), 2, 0.5f, t(5, 6), null), "mssaForward", "[5, 6]");
-        assertRejects(() -> b().mssaForward(w, 2, 0.5f, t(2, 5, 6), t(2, 2, 5, 4)), "mssaForward", "attn",
+        assertRejects(() -> b().fused().mssaForward(w, 4, 0.5f, t(2, 5, 6), null), "mssaForward", "6", "4 heads");
+        assertRejects(() -> b().fused().mssaForward(t(5, 6), 2, 0.5f, t(5, 6), null), "mssaForward", "[5, 6]");
+        assertRejects(() -> b().fused().mssaForward(w, 2, 0.5f, t(2, 5, 6), t(2, 2, 5, 4)), "mssaForward", "attn",
                 "[2, 2, 5, 4]");
-        assertRejects(() -> b().mssaBackward(w, null, t(2, 5, 7), 2, 0.5f, t(2, 5, 6)), "mssaBackward", "dout",
+        assertRejects(() -> b().fused().mssaBackward(w, null, t(2, 5, 7), 2, 0.5f, t(2, 5, 6)), "mssaBackward", "dout",
                 "[2, 5, 7]");
-        assertRejects(() -> b().istaForward(t(3, 4), t(4, 5), 0.1f, 0.1f, t(3, 4), null), "istaForward",
+        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 5), 0.1f, 0.1f, t(3, 4), null), "istaForward",
                 "dictionary", "[4, 5]");
-        assertRejects(() -> b().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f, t(3, 5), null), "istaForward", "[3, 5]");
-        assertRejects(() -> b().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, t(3, 4), t(4, 3)),
+        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f, t(3, 5), null), "istaForward", "[3, 5]");
+        assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, t(3, 4), t(4, 3)),
                 "istaBackward", "dDict", "[4, 3]");
-        assertRejects(() -> b().istaForward(t(3, 4), t(4, 4), Float.NaN, 0.1f, t(3, 4), null), "istaForward", "eta");
+        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), Float.NaN, 0.1f, t(3, 4), null), "istaForward", "eta");
     }
 
     // =================================================================================================================
@@ -1669,19 +1669,19 @@ public abstract class BackendContractTest {
                 Arguments.of("concat out", (Executable) () -> me.concat(List.of(t(2, 3), t(2, 4)), 1, strided(2, 7))),
                 Arguments.of("slice out", (Executable) () -> me.slice(t(2, 9), 1, 1, strided(2, 7))),
                 Arguments.of("fill out", (Executable) () -> me.fill(strided(2, 7), 1f)),
-                Arguments.of("mssaForward output", (Executable) () -> me.mssaForward(t(2, 3, 4), 2, 0.5f,
+                Arguments.of("mssaForward output", (Executable) () -> me.fused().mssaForward(t(2, 3, 4), 2, 0.5f,
                         strided(2, 3, 4), null)),
-                Arguments.of("mssaForward attn", (Executable) () -> me.mssaForward(t(2, 3, 4), 2, 0.5f, t(2, 3, 4),
+                Arguments.of("mssaForward attn", (Executable) () -> me.fused().mssaForward(t(2, 3, 4), 2, 0.5f, t(2, 3, 4),
                         strided(2, 2, 3, 3))),
-                Arguments.of("mssaBackward dw", (Executable) () -> me.mssaBackward(t(2, 3, 4), null, t(2, 3, 4), 2,
+                Arguments.of("mssaBackward dw", (Executable) () -> me.fused().mssaBackward(t(2, 3, 4), null, t(2, 3, 4), 2,
                         0.5f, strided(2, 3, 4))),
-                Arguments.of("istaForward output", (Executable) () -> me.istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
+                Arguments.of("istaForward output", (Executable) () -> me.fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
                         strided(3, 4), null)),
-                Arguments.of("istaForward residual", (Executable) () -> me.istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
+                Arguments.of("istaForward residual", (Executable) () -> me.fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
                         t(3, 4), strided(3, 4))),
-                Arguments.of("istaBackward dx", (Executable) () -> me.istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
+                Arguments.of("istaBackward dx", (Executable) () -> me.fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
                         t(3, 4), 0.1f, strided(3, 4), t(4, 4))),
-                Arguments.of("istaBackward dDict", (Executable) () -> me.istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
+                Arguments.of("istaBackward dDict", (Executable) () -> me.fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
                         t(3, 4), 0.1f, t(3, 4), strided(4, 4))),
                 Arguments.of("randomUniform out", (Executable) () -> me.randomUniform(strided(2, 7), 1L, 0f, 1f)),
                 Arguments.of("randomNormal out", (Executable) () -> me.randomNormal(strided(2, 7), 1L, 0f, 1f)));

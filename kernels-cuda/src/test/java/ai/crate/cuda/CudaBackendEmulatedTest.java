@@ -40,7 +40,7 @@ class CudaBackendEmulatedTest extends BackendContractTest {
             System.setProperty(CudaBackend.MSSA_PROPERTY, modes[i]);
             try (CudaBackend be = new CudaBackend(new EmulatedDevice(227 * 1024))) {
                 var out = be.empty(2, 17, 12);
-                be.mssaForward(be.fromArray(w, 2, 17, 12), 3, 0.5f, out, null);
+                be.fused().mssaForward(be.fromArray(w, 2, 17, 12), 3, 0.5f, out, null);
                 outs[i] = be.toArray(out);
             } finally {
                 System.clearProperty(CudaBackend.MSSA_PROPERTY);

@@ -19,7 +19,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     private final SimdGemm gemm;
     private final SimdElementwise elementwise;
     private final SimdRows rows;
-    private final SimdMssa mssa;
+    private final SimdFusedOps fused;
 
     /** Threads from {@code -Dcrate.threads}, else one per available processor. */
     public SimdBackend() { this(Parallel.defaultThreads()); }
@@ -29,7 +29,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
         this.gemm = new SimdGemm(parallel);
         this.elementwise = new SimdElementwise(parallel);
         this.rows = new SimdRows(parallel);
-        this.mssa = new SimdMssa(parallel, gemm);
+        this.fused = new SimdFusedOps(this, new SimdMssa(parallel, gemm));
     }
 
     @Override
@@ -239,77 +239,11 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
                 data("scatterAdd", out), (int) out.offset(), Layout.outer(s, ax), s[ax], Layout.inner(s, ax));
     }
 
-    // ---- fused CRATE layers ------------------------------------------------------------------------------------
+    // ---- fused ops ---------------------------------------------------------------------------------------------
 
     @Override
-    public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
-        OpChecks.sameBackend("mssaForward", this, w, out);
-        if (attn != null) OpChecks.sameBackend("mssaForward", this, attn);
-        int p = OpChecks.mssa("mssaForward", w, heads, scale, null, out, attn);
-        Tensor wc = w.contiguous();
-        mssa.forward(data("mssaForward", wc), (int) wc.offset(), data("mssaForward", out), (int) out.offset(),
-                attn == null ? null : data("mssaForward", attn), attn == null ? 0 : (int) attn.offset(),
-                w.dim(0), w.dim(1), heads, p, scale);
-    }
+    public SimdFusedOps fused() { return fused; }
 
-    @Override
-    public void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw) {
-        String op = "mssaBackward";
-        OpChecks.sameBackend(op, this, w, dout, dw);
-        if (attn != null) OpChecks.sameBackend(op, this, attn);
-        int p = OpChecks.mssa(op, w, heads, scale, dout, dw, attn);
-        Tensor wc = w.contiguous(), dc = dout.contiguous();
-        mssa.backward(data(op, wc), (int) wc.offset(), attn == null ? null : data(op, attn),
-                attn == null ? 0 : (int) attn.offset(), data(op, dc), (int) dc.offset(), data(op, dw),
-                (int) dw.offset(), w.dim(0), w.dim(1), heads, p, scale);
-    }
-
-    /**
-     * ISTA as GEMMs on this backend's own kernels: R = x (I − D)ᵀ is one GEMM with the small matrix I − D instead of
-     * a GEMM plus a subtraction pass; then out = ReLU(x − ηλ + η·R·D).
-     */
-    @Override
-    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
-        int d = OpChecks.istaForward(this, x, dict, eta, lambda, out, residual);
-        Tensor x2 = rowsOf(x, d), out2 = out.reshape(-1, d), e = identityMinus(dict);
-        Tensor r = residual != null ? residual.reshape(-1, d) : allocate(x2.shape());
-        gemm(1f, x2, false, e, true, 0f, r);
-        affine(x2, 1f, -eta * lambda, out2);
-        gemm(eta, r, false, dict, false, 1f, out2);
-        unary(UnaryOp.RELU, out2, out2);
-        release(e);
-        if (residual == null) release(r);
-    }
-
-    /** dx = G + η·dR·(I − D) and dD = η(Rᵀ G − dRᵀ x), with G = dout ⊙ [out > 0] and dR = G Dᵀ: four GEMMs. */
-    @Override
-    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
-                             Tensor dx, Tensor dDict) {
-        int d = OpChecks.istaBackward(this, x, dict, out, residual, dout, eta, dx, dDict);
-        Tensor x2 = rowsOf(x, d), dx2 = dx.reshape(-1, d), e = identityMinus(dict);
-        Tensor r = residual != null ? residual.reshape(-1, d) : allocate(x2.shape());
-        if (residual == null) gemm(1f, x2, false, e, true, 0f, r);
-        unaryBackward(UnaryOp.RELU, rowsOf(out, d), rowsOf(dout, d), dx2);     // dx holds G for now
-        Tensor dr = allocate(x2.shape());
-        gemm(1f, dx2, false, dict, true, 0f, dr);
-        gemm(eta, r, true, dx2, false, 0f, dDict);
-        gemm(-eta, dr, true, x2, false, 1f, dDict);
-        gemm(eta, dr, false, e, false, 1f, dx2);
-        release(dr);
-        release(e);
-        if (residual == null) release(r);
-    }
-
-    /** x as a contiguous [rows, d] matrix (a view when x is already contiguous). */
-    private static Tensor rowsOf(Tensor x, int d) { return x.contiguous().reshape(-1, d); }
-
-    /** I − D as a new d×d tensor: tiny next to the GEMMs it saves a pass in. */
-    private Tensor identityMinus(Tensor dict) {
-        int d = dict.dim(0);
-        Tensor e = allocate(d, d);
-        affine(dict, -1f, 0f, e);
-        float[] ed = (float[]) e.storage();
-        for (int i = 0; i < d; i++) ed[i * d + i] += 1f;
-        return e;
-    }
+    /** The array behind {@code t} for this package's kernels, after checking it belongs here. */
+    float[] array(String op, Tensor t) { return data(op, t); }
 }

@@ -39,6 +39,6 @@ public final class AdamW extends Optimizer {
             ms.add(buffer("adamw.exp_avg", p));
             vs.add(buffer("adamw.exp_avg_sq", p));
         }
-        ws.getFirst().backend().adamWSteps(ws, gs, ms, vs, decays, lr, beta1, beta2, eps, step);
+        ws.getFirst().backend().fused().adamWSteps(ws, gs, ms, vs, decays, lr, beta1, beta2, eps, step);
     }
 }

@@ -29,6 +29,6 @@ public final class Lion extends Optimizer {
     @Override
     protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
         List<Tensor> ms = ps.stream().map(p -> buffer("lion.exp_avg", p)).toList();
-        ws.getFirst().backend().lionSteps(ws, gs, ms, decays, lr, beta1, beta2);
+        ws.getFirst().backend().fused().lionSteps(ws, gs, ms, decays, lr, beta1, beta2);
     }
 }

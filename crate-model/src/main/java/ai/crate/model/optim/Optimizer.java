@@ -96,7 +96,7 @@ public abstract class Optimizer {
         if (gradNorm == null || gradNorm.backend() != be) gradNorm = be.allocate(1);
         Tensor total = gradNorm;
         be.fill(total, 0f);
-        be.sumOfSquaresInto(grads, total);
+        be.fused().sumOfSquaresInto(grads, total);
         be.unary(UnaryOp.SQRT, total, total);
         Tensor coef = be.allocate(1), one = be.allocate(1);
         be.affine(total, 1f, 1e-6f, coef);
@@ -104,7 +104,7 @@ public abstract class Optimizer {
         be.affine(coef, maxNorm, 0f, coef);
         be.fill(one, 1f);
         be.binary(BinaryOp.MIN, coef, one, coef);
-        be.scaleAll(grads, coef);
+        be.fused().scaleAll(grads, coef);
         be.release(coef);
         be.release(one);
         return total;

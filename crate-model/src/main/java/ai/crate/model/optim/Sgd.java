@@ -28,6 +28,6 @@ public final class Sgd extends Optimizer {
     @Override
     protected void updateAll(List<Param> ps, List<Tensor> ws, List<Tensor> gs, float[] decays, float lr, long step) {
         List<Tensor> buffers = momentum == 0 ? null : ps.stream().map(p -> buffer("sgd.momentum_buffer", p)).toList();
-        ws.getFirst().backend().sgdSteps(ws, gs, buffers, decays, lr, momentum, nesterov);
+        ws.getFirst().backend().fused().sgdSteps(ws, gs, buffers, decays, lr, momentum, nesterov);
     }
 }

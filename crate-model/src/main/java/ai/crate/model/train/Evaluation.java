@@ -2,7 +2,7 @@ package ai.crate.model.train;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
+import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchLoader;
 import java.util.Iterator;
@@ -11,7 +11,7 @@ import java.util.Iterator;
 public record Evaluation(int n, double loss, double top1, double top5, double[] perClass) {
 
     /** One pass over {@code loader}'s evaluation batches through the tape-free inference path. */
-    public static Evaluation of(Crate model, BatchLoader loader) {
+    public static Evaluation of(ImageClassifier model, BatchLoader loader) {
         Backend be = model.backend();
         int classes = model.config().numClasses();
         long[] correct = new long[classes], seen = new long[classes];

@@ -4,9 +4,9 @@ import ai.crate.autograd.Autograd;
 import ai.crate.engine.Backend;
 import ai.crate.engine.CounterRandom;
 import ai.crate.engine.Tensor;
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.CrateMae;
-import ai.crate.model.Module;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.mae.CrateMae;
+import ai.crate.model.nn.Module;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
@@ -23,10 +23,7 @@ public record MaeTask(CrateMae mae, long seed) implements TrainingTask {
     private static final long TEST_STREAM = 0x7E57_5EEDL;
 
     @Override
-    public Module model() { return mae; }
-
-    @Override
-    public Backend backend() { return mae.backend(); }
+    public CrateMae model() { return mae; }
 
     /** Uniform [0, 1) noise [batch, L], element i of stream {@code key} from offset {@code first}·L. */
     float[] noise(long key, long first, int batch) {
@@ -66,14 +63,4 @@ public record MaeTask(CrateMae mae, long seed) implements TrainingTask {
     @Override
     public double score(Evaluation e) { return -e.loss(); }
 
-    @Override
-    public Map<String, String> metadata() { return mae.config().toMetadata(); }
-
-    @Override
-    public void load(TensorFile f) throws CheckpointException {
-        CrateCheckpoints.loadTensors(mae, f, "the CRATE-MAE " + mae.config());
-    }
-
-    @Override
-    public void weightsChanged() {}
 }

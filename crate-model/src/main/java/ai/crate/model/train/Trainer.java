@@ -3,8 +3,8 @@ package ai.crate.model.train;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.Checkpoints;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.io.CheckpointException;
@@ -80,7 +80,7 @@ public final class Trainer {
     private double elapsedBefore;
 
     /** A classifier, trained with cross-entropy at the settings' label smoothing. */
-    public Trainer(Crate model, Optimizer optimizer, Schedule schedule, BatchLoader train, BatchLoader test,
+    public Trainer(ImageClassifier model, Optimizer optimizer, Schedule schedule, BatchLoader train, BatchLoader test,
                    Settings settings, Listener listener) {
         this(new ClassifierTask(model, settings.labelSmoothing()), optimizer, schedule, train, test, settings, listener);
     }
@@ -107,13 +107,13 @@ public final class Trainer {
 
     /** Restores weights, optimizer state and position from a {@code last.safetensors} written by this class. */
     public void resume(Path last) throws CheckpointException {
-        TensorFile f = CrateCheckpoints.read(last);
+        TensorFile f = Checkpoints.read(last);
         task.load(f);
         Map<String, String> m = f.metadata();
         Map<String, StoredTensor> state = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> {
-            if (k.startsWith(CrateCheckpoints.TRAIN_STATE_PREFIX + "optim.")) {
-                state.put(k.substring((CrateCheckpoints.TRAIN_STATE_PREFIX + "optim.").length()), v);
+            if (k.startsWith(Checkpoints.TRAIN_STATE_PREFIX + "optim.")) {
+                state.put(k.substring((Checkpoints.TRAIN_STATE_PREFIX + "optim.").length()), v);
             }
         });
         try {
@@ -166,7 +166,7 @@ public final class Trainer {
                     loss.backward();
                     if (settings.clip() > 0) optimizer.clipGradNorm(settings.clip());
                     optimizer.step();
-                    task.weightsChanged();
+                    task.model().weightsChanged();
                     // The step's only read-back, after the whole step is queued (a GPU runs it meanwhile). A
                     // non-finite loss has already spoiled the weights in memory, but nothing is saved after it.
                     double lossValue = loss.value().item();
@@ -219,15 +219,15 @@ public final class Trainer {
         if (eval.top1() > bestAccuracy || Double.isNaN(eval.top1()) && task.score(eval) > bestScore) {
             bestAccuracy = eval.top1();
             bestScore = task.score(eval);
-            SafeTensors.write(bestCheckpoint(), CrateCheckpoints.stateDict(task.model()), task.metadata());
+            SafeTensors.write(bestCheckpoint(), Checkpoints.stateDict(task.model()), task.metadata());
             listener.checkpoint(bestCheckpoint());
         }
         saveLast(start);
     }
 
     private void saveLast(long start) throws CheckpointException {
-        Map<String, StoredTensor> tensors = new LinkedHashMap<>(CrateCheckpoints.stateDict(task.model()));
-        optimizer.state().forEach((k, v) -> tensors.put(CrateCheckpoints.TRAIN_STATE_PREFIX + "optim." + k, v));
+        Map<String, StoredTensor> tensors = new LinkedHashMap<>(Checkpoints.stateDict(task.model()));
+        optimizer.state().forEach((k, v) -> tensors.put(Checkpoints.TRAIN_STATE_PREFIX + "optim." + k, v));
         Map<String, String> meta = new LinkedHashMap<>(task.metadata());
         meta.put("train.epoch", Integer.toString(epoch));
         meta.put("train.step_in_epoch", Integer.toString(stepInEpoch));

@@ -3,7 +3,8 @@ package ai.crate.model.train;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Module;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.Model;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.io.CheckpointException;
@@ -20,9 +21,9 @@ public interface TrainingTask {
      */
     record StepLoss(Variable loss, IntSupplier correct) {}
 
-    Module model();
+    Model model();
 
-    Backend backend();
+    default Backend backend() { return model().backend(); }
 
     /** The loss of a training batch; {@code step} is the global step (for per-step randomness such as masking). */
     StepLoss loss(Tensor images, Batch batch, long step);
@@ -34,11 +35,8 @@ public interface TrainingTask {
     double score(Evaluation e);
 
     /** The model's config as checkpoint metadata. */
-    Map<String, String> metadata();
+    default Map<String, String> metadata() { return model().config().toMetadata(); }
 
     /** Restores weights from a checkpoint (training state tensors are ignored). */
-    void load(TensorFile f) throws CheckpointException;
-
-    /** Called after every optimizer step (derived inference matrices go stale). */
-    void weightsChanged();
+    default void load(TensorFile f) throws CheckpointException { Checkpoints.loadInto(model(), f); }
 }

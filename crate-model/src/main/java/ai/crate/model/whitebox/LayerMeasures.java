@@ -1,8 +1,8 @@
 package ai.crate.model.whitebox;
 
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.family.ClassifierConfig;
 
 /**
  * The two layer-wise measures of the white-box claims, as the official vis_utils define them: the coding rate R^c of
@@ -19,8 +19,8 @@ public final class LayerMeasures {
     public record PerImage(double[][] codingRate, double[][] sparsity) {}
 
     /** Runs {@code images} [B, C, H, W] through the model's inference path and measures every layer. */
-    public static PerImage of(Crate model, Tensor images) {
-        CrateConfig c = model.config();
+    public static PerImage of(ImageClassifier model, Tensor images) {
+        ClassifierConfig c = model.config();
         int b = images.dim(0);
         double[][] rc = new double[c.depth()][b], sp = new double[c.depth()][b];
         model.inference().forward(images, false, (layer, w, z) -> {

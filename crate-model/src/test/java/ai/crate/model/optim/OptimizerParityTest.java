@@ -9,8 +9,10 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.model.TestBackends;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
+import ai.crate.model.crate.Crate;
+import ai.crate.model.crate.CrateArchitecture;
+import ai.crate.model.family.LoadOptions;
+import ai.crate.model.family.Checkpoints;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
 import ai.crate.model.io.TensorFile;
@@ -59,8 +61,8 @@ class OptimizerParityTest {
     }
 
     static Crate model(TensorFile weights, Backend be) throws Exception {
-        Crate model = new Crate(CrateCheckpoints.inferConfig(weights, CrateCheckpoints.LoadOptions.defaults()), be, 0);
-        CrateCheckpoints.loadInto(model, weights);
+        Crate model = new Crate(CrateArchitecture.INSTANCE.configFrom(weights, LoadOptions.defaults()), be, 0);
+        Checkpoints.loadInto(model, weights);
         return model;
     }
 
@@ -102,7 +104,7 @@ class OptimizerParityTest {
         Variable loss = F.crossEntropy(model.forward(be.fromArray(img.floats(), img.shape())), labels, 0f);
         loss.backward();
         opt.step();
-        model.markUpdated();
+        model.weightsChanged();
     }
 
     private static double norm(float[] a) {
@@ -161,7 +163,7 @@ class OptimizerParityTest {
         trainStep(model, opt, f, 1);
 
         // a checkpoint through a file: the weights, the optimizer buffers under "optim.", the step count in metadata
-        Map<String, StoredTensor> saved = new LinkedHashMap<>(CrateCheckpoints.stateDict(model));
+        Map<String, StoredTensor> saved = new LinkedHashMap<>(Checkpoints.stateDict(model));
         Map<String, StoredTensor> state = opt.state();
         assertTrue(!state.isEmpty(), "every optimizer here keeps a buffer per parameter");
         state.forEach((k, v) -> saved.put("optim." + k, v));

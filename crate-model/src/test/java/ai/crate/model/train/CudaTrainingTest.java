@@ -6,8 +6,8 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
+import ai.crate.model.crate.Crate;
+import ai.crate.model.crate.CrateConfig;
 import ai.crate.model.TestBackends;
 import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Param;
@@ -55,7 +55,7 @@ class CudaTrainingTest {
             Variable loss = F.crossEntropy(model.forward(x), labels[s], 0.1f);
             loss.backward();
             opt.step();
-            model.markUpdated();
+            model.weightsChanged();
             losses[s] = loss.value().item();
             loss.releaseGraph();
             be.release(x);
@@ -107,7 +107,7 @@ class CudaTrainingTest {
             loss.backward();
             opt.clipGradNorm(1f);
             opt.step();
-            model.markUpdated();
+            model.weightsChanged();
             loss.value().item();
             loss.releaseGraph();
             be.release(x);

@@ -6,10 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.crate.model.Crate;
-import ai.crate.model.CrateCheckpoints;
-import ai.crate.model.CrateConfig;
-import ai.crate.model.Pool;
+import ai.crate.model.crate.Crate;
+import ai.crate.model.family.Checkpoints;
+import ai.crate.model.family.LoadOptions;
+import ai.crate.model.crate.CrateConfig;
+import ai.crate.model.nn.Pool;
 import ai.crate.model.data.Augmentation;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.ImageDataset;
@@ -82,9 +83,9 @@ class TrainerTest {
         List<String> metrics = Files.readAllLines(out.resolve("metrics.csv"));
         assertEquals(Trainer.METRICS_HEADER, metrics.getFirst());
         assertEquals(17, metrics.size(), "a row per epoch");
-        Crate best = CrateCheckpoints.load(out.resolve("best.safetensors"), be, CrateCheckpoints.LoadOptions.defaults());
+        Crate best = Checkpoints.load(out.resolve("best.safetensors"), be, LoadOptions.defaults(), Crate.class);
         assertEquals(config, best.config());
-        Crate last = CrateCheckpoints.load(out.resolve("last.safetensors"), be, CrateCheckpoints.LoadOptions.defaults());
+        Crate last = Checkpoints.load(out.resolve("last.safetensors"), be, LoadOptions.defaults(), Crate.class);
         model.namedParameters().forEach((k, v) -> assertArrayEquals(v.value().toFloatArray(),
                 last.namedParameters().get(k).value().toFloatArray(), "last.safetensors holds the final " + k));
     }
@@ -143,14 +144,14 @@ class TrainerTest {
         byte[] good = Files.readAllBytes(out.resolve("last.safetensors"));
         ai.crate.engine.Tensor w = model.namedParameters().get("mlp_head.1.weight").value();
         be.fill(w, Float.NaN);
-        model.markUpdated();
+        model.weightsChanged();
         Trainer t = trainer(model, out, 2, 0);
         Trainer.NonFiniteLossException e = assertThrows(Trainer.NonFiniteLossException.class, t::run);
         assertTrue(e.getMessage().contains("at step 0") && e.getMessage().contains("last.safetensors"), e.getMessage());
         assertArrayEquals(good, Files.readAllBytes(out.resolve("last.safetensors")), "the last good checkpoint stays");
     }
 
-    private Trainer maeTrainer(ai.crate.model.CrateMae mae, Path out, int epochs, long maxSteps) {
+    private Trainer maeTrainer(ai.crate.model.mae.CrateMae mae, Path out, int epochs, long maxSteps) {
         Optimizer opt = new AdamW(Param.of(mae.namedParameters(), false), 3e-3f, 0.05f);
         Normalization norm = new Normalization(new float[] {0.3f}, new float[] {0.3f});
         BatchLoader train = new BatchLoader(trainSet, 8, true, true, Augmentation.none(), norm, 7);
@@ -161,8 +162,8 @@ class TrainerTest {
 
     @Test
     void maskedAutoencoderLearnsAndResumesBitIdentical() throws Exception {
-        ai.crate.model.CrateMaeConfig mc = new ai.crate.model.CrateMaeConfig(8, 1, 2, 16, 2, 2, 0.1f, 0.5f, false, 0.75f);
-        ai.crate.model.CrateMae straight = new ai.crate.model.CrateMae(mc, be, 2);
+        ai.crate.model.mae.CrateMaeConfig mc = new ai.crate.model.mae.CrateMaeConfig(8, 1, 2, 16, 2, 2, 0.1f, 0.5f, false, 0.75f);
+        ai.crate.model.mae.CrateMae straight = new ai.crate.model.mae.CrateMae(mc, be, 2);
         Path a = dir.resolve("mae-straight");
         maeTrainer(straight, a, 3, 0).run();
         List<String> rows = Files.readAllLines(a.resolve("metrics.csv"));
@@ -173,9 +174,9 @@ class TrainerTest {
         assertTrue(Files.exists(a.resolve("best.safetensors")));
 
         Path b = dir.resolve("mae-resumed");
-        ai.crate.model.CrateMae part = new ai.crate.model.CrateMae(mc, be, 2);
+        ai.crate.model.mae.CrateMae part = new ai.crate.model.mae.CrateMae(mc, be, 2);
         assertFalse(maeTrainer(part, b, 3, 30).run().finished());
-        ai.crate.model.CrateMae resumed = new ai.crate.model.CrateMae(mc, be, 77);
+        ai.crate.model.mae.CrateMae resumed = new ai.crate.model.mae.CrateMae(mc, be, 77);
         Trainer t = maeTrainer(resumed, b, 3, 0);
         t.resume(b.resolve("last.safetensors"));
         assertTrue(t.run().finished());

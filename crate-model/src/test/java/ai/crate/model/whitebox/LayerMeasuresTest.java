@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.crate.engine.Backend;
 import ai.crate.engine.ReferenceBackend;
 import ai.crate.engine.Tensor;
-import ai.crate.model.Crate;
-import ai.crate.model.CrateConfig;
+import ai.crate.model.crate.Crate;
+import ai.crate.model.crate.CrateConfig;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 

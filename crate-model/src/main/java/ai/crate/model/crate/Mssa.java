@@ -1,0 +1,58 @@
+package ai.crate.model.crate;
+
+import ai.crate.autograd.F;
+import ai.crate.autograd.Variable;
+import ai.crate.engine.Tensor;
+import ai.crate.model.nn.Init;
+import ai.crate.model.nn.LayerNorm;
+import ai.crate.model.nn.Linear;
+import ai.crate.model.nn.Taps;
+import ai.crate.model.nn.TokenMixer;
+
+/**
+ * Multi-head subspace self-attention with its pre-norm, as the official {@code PreNorm(Attention)} layer's branch:
+ * W_out·MSSA(LN(Z)) + b_out, where MSSA projects once, W = LN(Z)·Uᵀ, and uses W as query, key and value of every
+ * head (U is the official {@code qkv.weight}, no bias). The block adds Z.
+ */
+public final class Mssa extends TokenMixer {
+    private final LayerNorm norm;
+    private final Linear qkv;
+    private final Linear toOut;
+    private final int heads;
+    private final float scale;
+
+    public Mssa(Init init, int dim, int heads) {
+        this.norm = child("norm", new LayerNorm(init, dim));
+        this.qkv = child("fn.qkv", new Linear(init, dim, dim, false));
+        this.toOut = child("fn.to_out.0", new Linear(init, dim, dim, true));
+        this.heads = heads;
+        this.scale = (float) (1.0 / Math.sqrt(dim / heads));
+    }
+
+    public int heads() { return heads; }
+
+    @Override
+    public Variable forward(Variable z, Taps taps) {
+        Variable y = norm.forward(z);
+        Variable w = qkv.forward(y);
+        y.discard();
+        Tensor maps = null;
+        if (taps.wantsAttention()) {
+            int[] s = w.shape();
+            maps = w.backend().allocate(s[0], heads, s[1], s[1]);
+            taps.attention(maps);
+        }
+        Variable o = F.mssa(w, heads, scale, taps.keepAttention(), maps);
+        if (taps.wantsHeadFeatures()) taps.headFeatures(w.value());
+        else w.discard();
+        Variable out = toOut.forward(o);
+        o.discard();
+        return out;
+    }
+
+    /** Parameters of one layer of width d: the norm, U, and W_out with its bias. */
+    static long parameterCount(long d) { return 2 * d + d * d + d * d + d; }
+
+    /** FLOPs for n tokens of width d: U, W Wᵀ and A W per head, W_out. */
+    static double flops(double n, double d) { return 2 * n * d * d + 2 * (2 * n * n * d) + 2 * n * d * d; }
+}

@@ -1,0 +1,12 @@
+package ai.crate.model.nn;
+
+import ai.crate.autograd.Variable;
+
+/**
+ * The per-token branch of a block (ISTA; next an MLP, the overcomplete ISTA block), its pre-norm included: tokens
+ * [B, N, d] to [B, N, d].
+ */
+public abstract class FeatureMap extends Module {
+    /** The branch output, a tensor of its own. */
+    public abstract Variable forward(Variable tokens);
+}

@@ -1,0 +1,269 @@
+package ai.crate.engine;
+
+import java.util.List;
+
+/**
+ * The optional fused ops of a {@link Backend}: CRATE's layers (MSSA, ISTA), norms over many tensors and the optimizer
+ * steps. Each is composed here from the backend's primitives, so a backend that implements only the primitives runs
+ * every model; a backend with a faster kernel subclasses this, overrides the ops it makes faster, and returns its
+ * subclass from {@link Backend#fused()}. {@code BackendContractTest} holds every override, and these compositions
+ * (on a backend of primitives alone), to the reference oracle.
+ */
+public class FusedOps {
+    protected final Backend be;
+
+    public FusedOps(Backend backend) { this.be = backend; }
+
+    public Backend backend() { return be; }
+
+    // ---- CRATE layers ------------------------------------------------------------------------------------------
+
+    /**
+     * The attention of CRATE's multi-head subspace self-attention (MSSA), with Q = K = V tied: {@code w} [B, N, H·p]
+     * is the projection Y·Uᵀ, split into H heads W_h [N, p]; per (batch, head) A = softmax(scale · W_h W_hᵀ) and
+     * out_h = A · W_h. Writes {@code out} [B, N, H·p]; when {@code attn} is not null also A into it, [B, H, N, N].
+     * Composed: two batched GEMMs over the heads as strided views and a softmax.
+     */
+    public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
+        OpChecks.sameBackend("mssaForward", be, w, out);
+        if (attn != null) OpChecks.sameBackend("mssaForward", be, attn);
+        int p = OpChecks.mssa("mssaForward", w, heads, scale, null, out, attn);
+        if (w.size() == 0) return;
+        Tensor wc = w.contiguous();
+        Tensor a = attention(wc, heads, p, scale, attn);
+        Tensor o = be.allocate(w.dim(0), heads, w.dim(1), p);
+        be.gemm(1f, a, false, headsView(wc, heads, p), false, 0f, o);
+        be.copy(o, headsView(out, heads, p));
+        be.release(o);
+        if (a != attn) be.release(a);
+        if (wc != w) be.release(wc);
+    }
+
+    /**
+     * Gradient of {@link #mssaForward} with respect to w, overwriting {@code dw}: the tied projection gets three
+     * contributions per head, Aᵀ·dO (values) and scale·(dS + dSᵀ)·W (queries and keys), dS = A ⊙ (dO Wᵀ − rowsum).
+     * {@code attn} is the A saved by the forward, or null to recompute it (less memory, one more GEMM per head).
+     */
+    public void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw) {
+        OpChecks.sameBackend("mssaBackward", be, w, dout, dw);
+        if (attn != null) OpChecks.sameBackend("mssaBackward", be, attn);
+        int p = OpChecks.mssa("mssaBackward", w, heads, scale, dout, dw, attn);
+        if (w.size() == 0) return;
+        int batch = w.dim(0), n = w.dim(1);
+        Tensor wc = w.contiguous(), dc = dout.contiguous();
+        Tensor a = attn != null ? attn : attention(wc, heads, p, scale, null);
+        Tensor wh = headsView(wc, heads, p), doh = headsView(dc, heads, p);
+        Tensor ds = be.allocate(batch, heads, n, n);
+        be.gemm(1f, doh, false, wh, true, 0f, ds);          // dA = dO·Wᵀ, then dS = softmax backward
+        be.softmaxBackward(a, ds, ds);
+        Tensor t = be.allocate(batch, heads, n, p);
+        be.gemm(1f, a, true, doh, false, 0f, t);
+        be.gemm(scale, ds, false, wh, false, 1f, t);
+        be.gemm(scale, ds, true, wh, false, 1f, t);
+        be.copy(t, headsView(dw, heads, p));
+        be.release(t);
+        be.release(ds);
+        if (a != attn) be.release(a);
+        if (wc != w) be.release(wc);
+        if (dc != dout) be.release(dc);
+    }
+
+    /** A = softmax(scale · W_h W_hᵀ) per (batch, head) into {@code into}, or a new [B, H, N, N] tensor when null. */
+    private Tensor attention(Tensor w, int heads, int p, float scale, Tensor into) {
+        Tensor wh = headsView(w, heads, p);
+        Tensor a = into != null ? into : be.allocate(w.dim(0), heads, w.dim(1), w.dim(1));
+        be.gemm(scale, wh, false, wh, true, 0f, a);
+        be.softmax(a, a);
+        return a;
+    }
+
+    /** The heads of a contiguous [B, N, H·p] tensor as a [B, H, N, p] view. */
+    protected static Tensor headsView(Tensor t, int heads, int p) {
+        return t.reshape(t.dim(0), t.dim(1), heads, p).permute(0, 2, 1, 3);
+    }
+
+    /**
+     * CRATE's ISTA block, one proximal-gradient step against dictionary D [d, d]:
+     * out = ReLU(x + η·(x − x Dᵀ)·D − η·λ) for x [..., d], written in that two-GEMM form. When {@code residual} is
+     * not null it receives R = x − x Dᵀ (shape of x) for the backward.
+     */
+    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
+        int d = OpChecks.istaForward(be, x, dict, eta, lambda, out, residual);
+        if (x.size() == 0) return;
+        Tensor x2 = x.contiguous().reshape(-1, d), out2 = out.reshape(-1, d);
+        Tensor r = residual != null ? residual.reshape(-1, d) : be.allocate(x2.shape());
+        residual(x2, dict, r);
+        be.affine(x2, 1f, -eta * lambda, out2);
+        be.gemm(eta, r, false, dict, false, 1f, out2);
+        be.unary(UnaryOp.RELU, out2, out2);
+        if (residual == null) be.release(r);
+        if (x2.storage() != x.storage()) be.release(x2);
+    }
+
+    /**
+     * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0] and dR = G Dᵀ, writes dx = G + η(dR − dR·D) and
+     * overwrites dDict = η(Rᵀ G − dRᵀ x). {@code out} is the forward's output (its sign is the ReLU mask);
+     * {@code residual} is the saved R, or null to recompute it.
+     */
+    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
+                             Tensor dx, Tensor dDict) {
+        int d = OpChecks.istaBackward(be, x, dict, out, residual, dout, eta, dx, dDict);
+        if (x.size() == 0) {
+            be.fill(dDict, 0f);
+            return;
+        }
+        Tensor x2 = x.contiguous().reshape(-1, d), dx2 = dx.reshape(-1, d);
+        Tensor r = residual != null ? residual.contiguous().reshape(-1, d) : be.allocate(x2.shape());
+        if (residual == null) residual(x2, dict, r);
+        be.unaryBackward(UnaryOp.RELU, out.reshape(-1, d), dout.reshape(-1, d), dx2);   // dx holds G for now
+        Tensor dr = be.allocate(x2.shape());
+        be.gemm(1f, dx2, false, dict, true, 0f, dr);        // dR = G·Dᵀ
+        be.gemm(eta, r, true, dx2, false, 0f, dDict);       // dD = η(Rᵀ·G − dRᵀ·x)
+        be.gemm(-eta, dr, true, x2, false, 1f, dDict);
+        be.gemm(-eta, dr, false, dict, false, 1f, dx2);     // dx = G − η·dR·D + η·dR
+        be.affine(dr, eta, 0f, dr);
+        be.binary(BinaryOp.ADD, dx2, dr, dx2);
+        be.release(dr);
+        if (residual == null || r.storage() != residual.storage()) be.release(r);
+        if (x2.storage() != x.storage()) be.release(x2);
+    }
+
+    /** R = x − x·Dᵀ into r, x and r [rows, d]. */
+    private void residual(Tensor x, Tensor dict, Tensor r) {
+        be.copy(x, r);
+        be.gemm(-1f, x, false, dict, true, 1f, r);
+    }
+
+    // ---- norms over many tensors -------------------------------------------------------------------------------
+
+    /**
+     * accumulator += Σ x² over every element of x (any view), accumulator a one-element tensor: the squared norms
+     * behind gradient clipping. By default a product, a reduction and an add; a backend may do it in one pass.
+     */
+    public void sumOfSquaresInto(Tensor x, Tensor accumulator) {
+        OpChecks.sameBackend("sumOfSquaresInto", be, x);
+        OpChecks.oneElement("sumOfSquaresInto", "accumulator", be, accumulator);
+        Tensor sq = be.allocate(x.shape()), part = be.allocate(accumulator.shape());
+        be.binary(BinaryOp.MUL, x, x, sq);
+        be.reduce(ReduceOp.SUM, sq.reshape(-1), 0, part.reshape(1));
+        be.binary(BinaryOp.ADD, accumulator, part, accumulator);
+        be.release(sq);
+        be.release(part);
+    }
+
+    /** {@link #sumOfSquaresInto(Tensor, Tensor)} over several tensors: one accumulator for all (a global norm). */
+    public void sumOfSquaresInto(List<Tensor> xs, Tensor accumulator) {
+        for (Tensor x : xs) sumOfSquaresInto(x, accumulator);
+    }
+
+    /** x ← x · factor for every x, factor a one-element tensor (clipping's rescale, without reading it back). */
+    public void scaleAll(List<Tensor> xs, Tensor factor) {
+        OpChecks.oneElement("scaleAll", "factor", be, factor);
+        Tensor f = factor.reshape(1);
+        for (Tensor x : xs) be.binary(BinaryOp.MUL, x, f, x);
+    }
+
+    // ---- optimizer steps ---------------------------------------------------------------------------------------
+    // Each updates a parameter w (and its state) in place from its gradient g, starting with the decoupled weight
+    // decay w ← decay·w (decay = 1 − lr·weight_decay, or 1 for none). The defaults compose the elementwise ops above
+    // (a dozen passes over each parameter); a backend may fuse a step into one pass. All tensors are whole,
+    // contiguous and of one shape.
+
+    /**
+     * AdamW as torch.optim.AdamW: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², then
+     * w ← w − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε) for step t (counted from 1).
+     */
+    public void adamWStep(Tensor w, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                           float decay, long step) {
+        if (decay != 1f) be.affine(w, decay, 0f, w);
+        Tensor t = be.allocate(w.shape());
+        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+        be.affine(m, beta1, 0f, m);
+        be.affine(g, 1f - beta1, 0f, t);
+        be.binary(BinaryOp.ADD, m, t, m);
+        be.binary(BinaryOp.MUL, g, g, t);
+        be.affine(t, 1f - beta2, 0f, t);
+        be.affine(v, beta2, 0f, v);
+        be.binary(BinaryOp.ADD, v, t, v);
+        be.unary(UnaryOp.SQRT, v, t);                         // denominator √v/√bc₂ + ε
+        be.affine(t, (float) (1 / Math.sqrt(bc2)), eps, t);
+        be.binary(BinaryOp.DIV, m, t, t);
+        be.affine(t, (float) (-lr / bc1), 0f, t);
+        be.binary(BinaryOp.ADD, w, t, w);
+        be.release(t);
+    }
+
+    /**
+     * {@link #adamWStep} for many parameters at once, decays[i] for parameter i (a backend may update them all in
+     * one pass); the lists are parallel.
+     */
+    public void adamWSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float[] decays,
+                            float lr, float beta1, float beta2, float eps, long step) {
+        OpChecks.parallelLists("adamWSteps", ws.size(), gs.size(), ms.size(), vs.size(), decays.length);
+        for (int i = 0; i < ws.size(); i++) {
+            adamWStep(ws.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, decays[i], step);
+        }
+    }
+
+    /** Lion (lion-pytorch): w ← w − lr·sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g. */
+    public void lionStep(Tensor w, Tensor g, Tensor m, float lr, float beta1, float beta2, float decay) {
+        if (decay != 1f) be.affine(w, decay, 0f, w);
+        Tensor t = be.allocate(w.shape()), gs = be.allocate(w.shape());
+        be.affine(m, beta1, 0f, t);
+        be.affine(g, 1f - beta1, 0f, gs);
+        be.binary(BinaryOp.ADD, t, gs, t);
+        be.unary(UnaryOp.SIGN, t, t);
+        be.affine(t, -lr, 0f, t);
+        be.binary(BinaryOp.ADD, w, t, w);
+        be.affine(m, beta2, 0f, m);
+        be.affine(g, 1f - beta2, 0f, gs);
+        be.binary(BinaryOp.ADD, m, gs, m);
+        be.release(t);
+        be.release(gs);
+    }
+
+    /** {@link #lionStep} for many parameters at once (parallel lists, decays[i] per parameter). */
+    public void lionSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> ms, float[] decays, float lr, float beta1,
+                           float beta2) {
+        OpChecks.parallelLists("lionSteps", ws.size(), gs.size(), ms.size(), decays.length);
+        for (int i = 0; i < ws.size(); i++) lionStep(ws.get(i), gs.get(i), ms.get(i), lr, beta1, beta2, decays[i]);
+    }
+
+    /**
+     * {@link #sgdStep} for many parameters at once (parallel lists; {@code buffers} null when μ = 0, else one
+     * momentum buffer per parameter).
+     */
+    public void sgdSteps(List<Tensor> ws, List<Tensor> gs, List<Tensor> buffers, float[] decays, float lr,
+                          float momentum, boolean nesterov) {
+        OpChecks.parallelLists("sgdSteps", ws.size(), gs.size(), buffers == null ? ws.size() : buffers.size(),
+                decays.length);
+        for (int i = 0; i < ws.size(); i++) {
+            sgdStep(ws.get(i), gs.get(i), buffers == null ? null : buffers.get(i), lr, momentum, nesterov, decays[i]);
+        }
+    }
+
+    /**
+     * SGD as torch.optim.SGD with dampening 0: b ← μb + g (a zero b makes the first step b = g), then
+     * w ← w − lr·b, or w ← w − lr·(g + μb) with Nesterov. {@code momentumBuffer} is null when μ = 0.
+     */
+    public void sgdStep(Tensor w, Tensor g, Tensor momentumBuffer, float lr, float momentum, boolean nesterov,
+                         float decay) {
+        if (decay != 1f) be.affine(w, decay, 0f, w);
+        Tensor t = be.allocate(w.shape());
+        if (momentumBuffer == null) {
+            be.affine(g, -lr, 0f, t);
+        } else {
+            be.affine(momentumBuffer, momentum, 0f, momentumBuffer);
+            be.binary(BinaryOp.ADD, momentumBuffer, g, momentumBuffer);
+            if (nesterov) {
+                be.affine(momentumBuffer, momentum, 0f, t);
+                be.binary(BinaryOp.ADD, t, g, t);
+                be.affine(t, -lr, 0f, t);
+            } else {
+                be.affine(momentumBuffer, -lr, 0f, t);
+            }
+        }
+        be.binary(BinaryOp.ADD, w, t, w);
+        be.release(t);
+    }
+}

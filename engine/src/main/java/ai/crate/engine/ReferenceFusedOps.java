@@ -1,0 +1,156 @@
+package ai.crate.engine;
+
+/**
+ * The reference backend's MSSA and ISTA: plain loops accumulating in double, written from the equations rather than
+ * composed, so they are the oracle the compositions in {@link FusedOps} and every backend's kernels are held to.
+ */
+final class ReferenceFusedOps extends FusedOps {
+    private final ReferenceBackend ref;
+
+    ReferenceFusedOps(ReferenceBackend backend) {
+        super(backend);
+        this.ref = backend;
+    }
+
+    @Override
+    public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
+        OpChecks.sameBackend("mssaForward", ref, w, out);
+        if (attn != null) OpChecks.sameBackend("mssaForward", ref, attn);
+        int p = OpChecks.mssa("mssaForward", w, heads, scale, null, out, attn);
+        int batch = w.dim(0), n = w.dim(1), width = w.dim(2);
+        float[] ws = ref.toArray(w), o = ref.data("mssaForward", out);
+        float[] at = attn == null ? null : ref.data("mssaForward", attn);
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                double[][] a = attention(ws, b, h, n, width, p, scale);
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < p; c++) {
+                        double sum = 0;
+                        for (int j = 0; j < n; j++) sum += a[i][j] * ws[(b * n + j) * width + h * p + c];
+                        o[(int) out.offset() + (b * n + i) * width + h * p + c] = (float) sum;
+                    }
+                    if (at != null) {
+                        int row = (int) attn.offset() + ((b * heads + h) * n + i) * n;
+                        for (int j = 0; j < n; j++) at[row + j] = (float) a[i][j];
+                    }
+                }
+            }
+        }
+    }
+
+    /** The oracle always recomputes A in double: a saved A would only save time. */
+    @Override
+    public void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw) {
+        OpChecks.sameBackend("mssaBackward", ref, w, dout, dw);
+        if (attn != null) OpChecks.sameBackend("mssaBackward", ref, attn);
+        int p = OpChecks.mssa("mssaBackward", w, heads, scale, dout, dw, attn);
+        int batch = w.dim(0), n = w.dim(1), width = w.dim(2);
+        float[] ws = ref.toArray(w), dos = ref.toArray(dout), g = ref.data("mssaBackward", dw);
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                double[][] a = attention(ws, b, h, n, width, p, scale);
+                int base = b * n * width + h * p;
+                double[][] ds = new double[n][n];
+                for (int i = 0; i < n; i++) {
+                    double[] da = new double[n];
+                    double dot = 0;
+                    for (int j = 0; j < n; j++) {
+                        for (int c = 0; c < p; c++) da[j] += (double) dos[base + i * width + c] * ws[base + j * width + c];
+                        dot += da[j] * a[i][j];
+                    }
+                    for (int j = 0; j < n; j++) ds[i][j] = a[i][j] * (da[j] - dot);
+                }
+                for (int k = 0; k < n; k++) {
+                    for (int c = 0; c < p; c++) {
+                        double sum = 0;
+                        for (int i = 0; i < n; i++) sum += a[i][k] * dos[base + i * width + c];
+                        for (int j = 0; j < n; j++) sum += scale * (ds[k][j] + ds[j][k]) * ws[base + j * width + c];
+                        g[(int) dw.offset() + base + k * width + c] = (float) sum;
+                    }
+                }
+            }
+        }
+    }
+
+    /** softmax(scale · W_h W_hᵀ) of one (batch, head), in double. */
+    private static double[][] attention(float[] w, int b, int h, int n, int width, int p, float scale) {
+        int base = b * n * width + h * p;
+        double[][] a = new double[n][n];
+        for (int i = 0; i < n; i++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                double dot = 0;
+                for (int c = 0; c < p; c++) dot += (double) w[base + i * width + c] * w[base + j * width + c];
+                a[i][j] = scale * dot;
+                max = Math.max(max, a[i][j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += a[i][j] = Math.exp(a[i][j] - max);
+            for (int j = 0; j < n; j++) a[i][j] /= sum;
+        }
+        return a;
+    }
+
+    @Override
+    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
+        int d = OpChecks.istaForward(ref, x, dict, eta, lambda, out, residual);
+        int rows = (int) (x.size() / Math.max(d, 1));
+        float[] xs = ref.toArray(x), ds = ref.toArray(dict), o = ref.data("istaForward", out);
+        float[] rs = residual == null ? null : ref.data("istaForward", residual);
+        double[][] r = istaResidual(xs, ds, rows, d);
+        for (int m = 0; m < rows; m++) {
+            for (int i = 0; i < d; i++) {
+                double sum = 0;
+                for (int j = 0; j < d; j++) sum += r[m][j] * ds[j * d + i];
+                double pre = xs[m * d + i] + eta * sum - (double) eta * lambda;
+                o[(int) out.offset() + m * d + i] = (float) Math.max(pre, 0.0);
+                if (rs != null) rs[(int) residual.offset() + m * d + i] = (float) r[m][i];
+            }
+        }
+    }
+
+    /** The oracle recomputes R = x − x Dᵀ in double whether or not a saved one is passed. */
+    @Override
+    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
+                             Tensor dx, Tensor dDict) {
+        int d = OpChecks.istaBackward(ref, x, dict, out, residual, dout, eta, dx, dDict);
+        int rows = (int) (x.size() / Math.max(d, 1));
+        float[] xs = ref.toArray(x), ds = ref.toArray(dict), os = ref.toArray(out), dos = ref.toArray(dout);
+        float[] gx = ref.data("istaBackward", dx), gd = ref.data("istaBackward", dDict);
+        double[][] r = istaResidual(xs, ds, rows, d);
+        double[][] g = new double[rows][d], dr = new double[rows][d];
+        for (int m = 0; m < rows; m++) {
+            for (int i = 0; i < d; i++) g[m][i] = os[m * d + i] > 0 ? dos[m * d + i] : 0.0;
+            for (int j = 0; j < d; j++) {
+                double sum = 0;
+                for (int i = 0; i < d; i++) sum += g[m][i] * ds[j * d + i];
+                dr[m][j] = sum;
+            }
+            for (int i = 0; i < d; i++) {
+                double drD = 0;
+                for (int j = 0; j < d; j++) drD += dr[m][j] * ds[j * d + i];
+                gx[(int) dx.offset() + m * d + i] = (float) (g[m][i] + eta * (dr[m][i] - drD));
+            }
+        }
+        for (int j = 0; j < d; j++) {
+            for (int i = 0; i < d; i++) {
+                double sum = 0;
+                for (int m = 0; m < rows; m++) sum += r[m][j] * g[m][i] - dr[m][j] * xs[m * d + i];
+                gd[(int) dDict.offset() + j * d + i] = (float) (eta * sum);
+            }
+        }
+    }
+
+    /** R = x − x Dᵀ in double. */
+    private static double[][] istaResidual(float[] x, float[] dict, int rows, int d) {
+        double[][] r = new double[rows][d];
+        for (int m = 0; m < rows; m++) {
+            for (int i = 0; i < d; i++) {
+                double sum = 0;
+                for (int j = 0; j < d; j++) sum += (double) x[m * d + j] * dict[i * d + j];
+                r[m][i] = x[m * d + i] - sum;
+            }
+        }
+        return r;
+    }
+}
