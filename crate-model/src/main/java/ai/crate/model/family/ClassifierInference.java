@@ -7,9 +7,9 @@ import ai.crate.model.nn.Taps;
 import java.util.List;
 
 /**
- * A classifier's forward without a tape: the model's own modules in a no-grad scope, where each takes its tape-free
- * path (ISTA as one GEMM against I + η(D − DᵀD), say) and hands every intermediate buffer back as soon as it is
- * consumed, so a steady stream of batches allocates nothing. Optionally returns every layer's attention maps and
+ * A classifier's forward without a tape, in evaluation mode: the model's own modules in a no-grad scope, where each
+ * takes its tape-free path (ISTA as one GEMM against I + η(D − DᵀD), say) and hands every intermediate buffer back as
+ * soon as it is consumed, so a steady stream of batches allocates nothing. Optionally returns every layer's attention maps and
  * shows each layer to a probe, for the white-box tools. Obtain through {@link ImageClassifier#inference()}.
  */
 public final class ClassifierInference {
@@ -31,11 +31,15 @@ public final class ClassifierInference {
 
     /** As {@link #forward(Tensor, boolean)}, showing each layer's intermediates to {@code probe} (may be null). */
     public Output forward(Tensor images, boolean attentionMaps, Taps.LayerProbe probe) {
+        boolean training = model.isTraining();
+        model.train(false);
         try (var noGrad = Autograd.noGrad()) {
             Taps taps = Taps.inference(attentionMaps, probe);
             Variable tokens = model.features(images, taps);
             Variable logits = model.classify(tokens);
             return new Output(logits.value(), tokens.value(), taps.attentionMaps());
+        } finally {
+            model.train(training);
         }
     }
 }

@@ -16,6 +16,7 @@ public abstract class Module {
     /** Parameters (Variable) and sub-layers (Module) in registration order, which is the state_dict order. */
     private final Map<String, Object> members = new LinkedHashMap<>();
     private int inlined;
+    private boolean training = true;
 
     protected final Variable parameter(String name, Tensor value) {
         return member(name, Variable.parameter(value));
@@ -81,4 +82,15 @@ public abstract class Module {
 
     /** Drops tensors derived from this layer's own weights; nothing by default. */
     protected void onWeightsChanged() {}
+
+    /**
+     * Training or evaluation mode for this layer and every sub-layer, as PyTorch's {@code train()}/{@code eval()}:
+     * layers that behave differently (batch statistics, dropout) read {@link #isTraining()}. A new layer trains.
+     */
+    public final void train(boolean on) {
+        training = on;
+        for (Object m : members.values()) if (m instanceof Module sub) sub.train(on);
+    }
+
+    public final boolean isTraining() { return training; }
 }

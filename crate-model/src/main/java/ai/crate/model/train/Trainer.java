@@ -142,6 +142,7 @@ public final class Trainer {
     }
 
     public Result run() throws IOException {
+        task.model().train(true);
         Files.createDirectories(settings.out());
         if (!Files.exists(metricsFile())) {
             Files.writeString(metricsFile(), METRICS_HEADER + "\n", StandardCharsets.UTF_8);
@@ -205,7 +206,9 @@ public final class Trainer {
     }
 
     private void endEpoch(long start, long epochStart, long images) throws IOException {
+        task.model().train(false);
         Evaluation eval = task.evaluate(test);
+        task.model().train(true);
         double seconds = (System.nanoTime() - epochStart) / 1e9;
         EpochReport r = new EpochReport(epoch, step, optimizer.learningRate(), epochLossSum / Math.max(epochSeen, 1),
                 (double) epochCorrect / Math.max(epochSeen, 1), eval, images / Math.max(seconds, 1e-9), elapsed(start));

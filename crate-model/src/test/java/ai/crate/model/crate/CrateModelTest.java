@@ -168,6 +168,20 @@ class CrateModelTest {
     }
 
     @Test
+    void trainingModeReachesEveryLayerAndInferenceRunsInEvaluationMode() {
+        Crate model = new Crate(small, be, 3);
+        assertTrue(model.isTraining() && model.blocks().getLast().featureMap().isTraining(), "a new model trains");
+        model.train(false);
+        assertTrue(!model.blocks().getFirst().mixer().isTraining() && !model.head().isTraining());
+        model.train(true);
+        boolean[] seen = new boolean[1];
+        model.inference().forward(images(small, 1, 2), false, (layer, w, z) -> seen[0] |= model.blocks().get(layer)
+                .mixer().isTraining());
+        assertTrue(!seen[0], "layers ran in evaluation mode");
+        assertTrue(model.isTraining() && model.stem().isTraining(), "and training mode is back afterwards");
+    }
+
+    @Test
     void gradientsReachEveryParameter() {
         Crate model = new Crate(small.withPool(Pool.MEAN), be, 4);
         Variable loss = F.crossEntropy(model.forward(images(small, 2, 6)), new int[] {1, 4}, 0f);
