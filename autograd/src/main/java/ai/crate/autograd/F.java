@@ -235,7 +235,8 @@ public final class F {
 
     /**
      * The maximum along {@code axis}. The gradient goes entirely to the first occurrence of the maximum (the
-     * argmax PyTorch's {@code max(dim)} returns); tied elements after it get none.
+     * argmax PyTorch's {@code max(dim)} returns); tied elements after it get none. The backward reads x back to the
+     * host to find the argmax (there is no argmax op), so on a GPU it waits for the queued work: keep it off hot paths.
      */
     public static Variable max(Variable x, int axis, boolean keepDim) {
         Tensor xv = x.value();
@@ -380,9 +381,9 @@ public final class F {
         Tensor residual = save ? be.allocate(xv.shape()) : null;
         be.fused().istaForward(xv, dv, eta, lambda, out, residual);
         return Variable.fromOp("ista", out, List.of(x, dict), (dy, needs) -> {
-            Tensor dx = be.allocate(xv.shape()), dd = be.allocate(dv.shape());
+            Tensor dx = needs[0] ? be.allocate(xv.shape()) : null, dd = needs[1] ? be.allocate(dv.shape()) : null;
             be.fused().istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
-            return new Tensor[] {needs[0] ? dx : null, needs[1] ? dd : null};
+            return new Tensor[] {dx, dd};
         }, residual);
     }
 

@@ -72,12 +72,12 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (warmup < 0 || runs < 1 || steps < 1) {
-            throw new IllegalArgumentException("need --warmup >= 0, --runs >= 1, --steps >= 1");
-        }
+        OptionChecks.atLeast("--warmup", warmup, 0);
+        OptionChecks.atLeast("--runs", runs, 1);
+        OptionChecks.atLeast("--steps", steps, 1);
         ClassifierConfig c = Architectures.classifierPreset(config);
         int b = batch != null ? batch : defaultBatch(config);
-        if (b < 1) throw new IllegalArgumentException("--batch must be positive, got " + b);
+        OptionChecks.atLeast("--batch", b, 1);
         Backend be = backendOptions.resolve();
         ImageClassifier model = Architectures.createClassifier(c, be, 0);
         Tensor images = be.empty(b, c.channels(), c.imageSize(), c.imageSize());

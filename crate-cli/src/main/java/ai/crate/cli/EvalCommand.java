@@ -39,6 +39,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionChecks.atLeast("--batch", batch, 1);
         ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);

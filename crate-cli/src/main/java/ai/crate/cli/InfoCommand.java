@@ -59,6 +59,7 @@ final class InfoCommand implements Callable<Integer> {
         }
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("architecture", c.architecture());
+        info.put("description", Architectures.get(c.architecture()).description());
         info.put("preset", Architectures.presetName(c));
         c.toMetadata().forEach((k, v) -> {
             if (!k.equals("format") && !k.equals("preset")) info.put(k, number(v));

@@ -60,6 +60,8 @@ final class MeasureCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionChecks.atLeast("--batches", batches, 1);
+        OptionChecks.atLeast("--batch", batch, 1);
         ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);

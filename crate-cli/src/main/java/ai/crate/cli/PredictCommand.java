@@ -37,6 +37,7 @@ final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionChecks.atLeast("--top", top, 1);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);
         ClassifierConfig c = model.config();

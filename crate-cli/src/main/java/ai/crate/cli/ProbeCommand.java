@@ -61,6 +61,8 @@ final class ProbeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!pool.equals("mean") && !pool.equals("cls")) throw new IllegalArgumentException("--pool must be mean or cls");
+        OptionChecks.atLeast("--epochs", epochs, 1);
+        OptionChecks.atLeast("--limit", limit, 0);
         ImageDataset train = dataOptions.load(true);
         ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();

@@ -54,6 +54,7 @@ final class ReconstructCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (maskRatio != null) OptionChecks.inRange("--mask-ratio", maskRatio, 0, 1, false);
         Backend be = backendOptions.resolve();
         TensorFile f = Checkpoints.read(weights.checkpoint);
         CrateMaeConfig c = CrateMaeArchitecture.INSTANCE.configFrom(f, LoadOptions.heads(weights.heads));

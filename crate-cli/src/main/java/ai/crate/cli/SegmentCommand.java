@@ -58,6 +58,8 @@ final class SegmentCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionChecks.atLeast("--images", images, 1);
+        OptionChecks.inRange("--mass", mass, 0, 1, true);
         if (!dataOptions.dataset.contains("mnist")) {
             throw new IllegalArgumentException("segment needs a data set whose foreground is its bright pixels "
                     + "(fashion-mnist, mnist), got " + dataOptions.dataset);

@@ -131,12 +131,13 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         String dataset = dataOptions.dataset;
         ClassifierConfig preset = Architectures.classifierPreset(config);   // a bad name fails before the data loads
-        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        if (!(minutes >= 0)) throw new IllegalArgumentException("--minutes must be >= 0 (0 = no limit), got " + minutes);
-        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
-            throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + labelSmoothing);
-        }
-        if (!(clip >= 0)) throw new IllegalArgumentException("--clip must be >= 0 (0 = off), got " + clip);
+        OptionChecks.atLeast("--epochs", epochs, 1);   // Recipes checks these too; here before the data loads
+        OptionChecks.atLeast("--steps", steps, 0);
+        OptionChecks.atLeast("--warmup", warmup, -1);
+        OptionChecks.atLeast("--batch", batch, 1);
+        OptionChecks.inRange("--minutes", minutes, 0, Double.MAX_VALUE, true);
+        OptionChecks.inRange("--label-smoothing", labelSmoothing, 0, 1, false);
+        OptionChecks.inRange("--clip", clip, 0, Double.MAX_VALUE, true);
         ImageDataset trainSet = dataOptions.load(true);
         ImageDataset testSet = dataOptions.load(false);
         if (preset.channels() != trainSet.channels() || preset.imageSize() != trainSet.height()) {

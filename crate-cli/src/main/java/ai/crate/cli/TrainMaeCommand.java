@@ -84,8 +84,16 @@ final class TrainMaeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        if (!(minutes >= 0)) throw new IllegalArgumentException("--minutes must be >= 0 (0 = no limit), got " + minutes);
+        OptionChecks.atLeast("--epochs", epochs, 1);   // Recipes checks these too; here before the data loads
+        OptionChecks.atLeast("--steps", steps, 0);
+        OptionChecks.atLeast("--warmup", warmup, -1);
+        OptionChecks.atLeast("--batch", batch, 1);
+        OptionChecks.inRange("--minutes", minutes, 0, Double.MAX_VALUE, true);
+        OptionChecks.atLeast("--patch", patch, 1);
+        OptionChecks.atLeast("--dim", dim, 1);
+        OptionChecks.atLeast("--depth", depth, 1);
+        OptionChecks.atLeast("--heads", heads, 1);
+        OptionChecks.inRange("--mask-ratio", maskRatio, 0, 1, false);
         ImageDataset trainSet = dataOptions.load(true);
         ImageDataset testSet = dataOptions.load(false);
         CrateMaeConfig c = new CrateMaeConfig(trainSet.height(), trainSet.channels(), patch, dim, depth, heads, 0.1f,

@@ -165,6 +165,37 @@ class TrainCommandTest {
         assertTrue(eval.err().startsWith("crate eval: ") && eval.err().contains("apt-get install"), eval.err());
     }
 
+    /** A bad number is one error naming the option and the value, before any data is read. */
+    @Test
+    void badNumbersNameTheirOption() throws Exception {
+        String[][] cases = {
+                {"train", "--epochs", "-1", "--epochs must be >= 1, got -1"},
+                {"train", "--steps", "-5", "--steps must be >= 0, got -5"},
+                {"train", "--warmup", "-3", "--warmup must be >= -1, got -3"},
+                {"train", "--minutes", "-1", "--minutes must be in [0, "},
+                {"train", "--batch", "0", "--batch must be >= 1, got 0"},
+                {"train", "--label-smoothing", "1.5", "--label-smoothing must be in [0, 1), got 1.5"},
+                {"train-mae", "--mask-ratio", "1", "--mask-ratio must be in [0, 1), got 1.0"},
+                {"train-mae", "--heads", "0", "--heads must be >= 1, got 0"},
+                {"bench", "--config", "fmnist-small", "--runs", "0", "--runs must be >= 1, got 0"},
+                {"segment", "--checkpoint", "x.safetensors", "--mass", "2", "--mass must be in [0, 1], got 2.0"},
+                {"eval", "--checkpoint", "x.safetensors", "--batch", "0", "--batch must be >= 1, got 0"}};
+        for (String[] c : cases) {
+            CrateCliTest.Run r = CrateCliTest.run(java.util.Arrays.copyOf(c, c.length - 1));
+            assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
+            assertTrue(r.err().contains(c[c.length - 1]), String.join(" ", c) + " → " + r.err());
+        }
+        Path data = dir.resolve("data");
+        writeIdx(data, "train", 32, 3);
+        writeIdx(data, "t10k", 8, 4);
+        CrateCliTest.Run lr = CrateCliTest.run("train", "--data", data.toString(), "--batch", "16", "--lr", "-1", "--out",
+                dir.resolve("r").toString());
+        assertTrue(lr.code() == 2 && lr.err().contains("--lr must be > 0, got -1.0"), lr.err());
+        CrateCliTest.Run warm = CrateCliTest.run("train", "--data", data.toString(), "--batch", "16", "--epochs", "1",
+                "--warmup", "99", "--out", dir.resolve("r").toString());
+        assertTrue(warm.code() == 2 && warm.err().contains("--warmup 99 is longer than the run's 2 steps"), warm.err());
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

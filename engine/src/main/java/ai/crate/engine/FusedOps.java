@@ -25,9 +25,7 @@ public class FusedOps {
      * Composed: two batched GEMMs over the heads as strided views and a softmax.
      */
     public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
-        OpChecks.sameBackend("mssaForward", be, w, out);
-        if (attn != null) OpChecks.sameBackend("mssaForward", be, attn);
-        int p = OpChecks.mssa("mssaForward", w, heads, scale, null, out, attn);
+        int p = OpChecks.mssa(be, "mssaForward", w, heads, scale, null, out, attn);
         if (w.size() == 0) return;
         Tensor wc = w.contiguous();
         Tensor a = attention(wc, heads, p, scale, attn);
@@ -45,9 +43,7 @@ public class FusedOps {
      * {@code attn} is the A saved by the forward, or null to recompute it (less memory, one more GEMM per head).
      */
     public void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw) {
-        OpChecks.sameBackend("mssaBackward", be, w, dout, dw);
-        if (attn != null) OpChecks.sameBackend("mssaBackward", be, attn);
-        int p = OpChecks.mssa("mssaBackward", w, heads, scale, dout, dw, attn);
+        int p = OpChecks.mssa(be, "mssaBackward", w, heads, scale, dout, dw, attn);
         if (w.size() == 0) return;
         int batch = w.dim(0), n = w.dim(1);
         Tensor wc = w.contiguous(), dc = dout.contiguous();
@@ -102,29 +98,37 @@ public class FusedOps {
 
     /**
      * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0] and dR = G Dᵀ, writes dx = G + η(dR − dR·D) and
-     * overwrites dDict = η(Rᵀ G − dRᵀ x). {@code out} is the forward's output (its sign is the ReLU mask);
-     * {@code residual} is the saved R, or null to recompute it.
+     * overwrites dDict = η(Rᵀ G − dRᵀ x); either may be null when that gradient is not needed (not both).
+     * {@code out} is the forward's output (its sign is the ReLU mask); {@code residual} is the saved R, or null to
+     * recompute it (only dDict needs it).
      */
     public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
                              Tensor dx, Tensor dDict) {
         int d = OpChecks.istaBackward(be, x, dict, out, residual, dout, eta, dx, dDict);
         if (x.size() == 0) {
-            be.fill(dDict, 0f);
+            if (dDict != null) be.fill(dDict, 0f);
             return;
         }
-        Tensor x2 = x.contiguous().reshape(-1, d), dx2 = dx.reshape(-1, d);
-        Tensor r = residual != null ? residual.contiguous().reshape(-1, d) : be.allocate(x2.shape());
-        if (residual == null) residual(x2, dict, r);
-        be.unaryBackward(UnaryOp.RELU, out.reshape(-1, d), dout.reshape(-1, d), dx2);   // dx holds G for now
+        Tensor x2 = x.contiguous().reshape(-1, d);
+        Tensor g = dx != null ? dx.reshape(-1, d) : be.allocate(x2.shape());    // dx holds G for now
+        be.unaryBackward(UnaryOp.RELU, out.reshape(-1, d), dout.reshape(-1, d), g);
         Tensor dr = be.allocate(x2.shape());
-        be.gemm(1f, dx2, false, dict, true, 0f, dr);        // dR = G·Dᵀ
-        be.gemm(eta, r, true, dx2, false, 0f, dDict);       // dD = η(Rᵀ·G − dRᵀ·x)
-        be.gemm(-eta, dr, true, x2, false, 1f, dDict);
-        be.gemm(-eta, dr, false, dict, false, 1f, dx2);     // dx = G − η·dR·D + η·dR
-        be.affine(dr, eta, 0f, dr);
-        be.binary(BinaryOp.ADD, dx2, dr, dx2);
+        be.gemm(1f, g, false, dict, true, 0f, dr);          // dR = G·Dᵀ
+        if (dDict != null) {                                 // dD = η(Rᵀ·G − dRᵀ·x)
+            Tensor r = residual != null ? residual.contiguous().reshape(-1, d) : be.allocate(x2.shape());
+            if (residual == null) residual(x2, dict, r);
+            be.gemm(eta, r, true, g, false, 0f, dDict);
+            be.gemm(-eta, dr, true, x2, false, 1f, dDict);
+            if (residual == null || r.storage() != residual.storage()) be.release(r);
+        }
+        if (dx != null) {                                    // dx = G − η·dR·D + η·dR
+            be.gemm(-eta, dr, false, dict, false, 1f, g);
+            be.affine(dr, eta, 0f, dr);
+            be.binary(BinaryOp.ADD, g, dr, g);
+        } else {
+            be.release(g);
+        }
         be.release(dr);
-        if (residual == null || r.storage() != residual.storage()) be.release(r);
         if (x2.storage() != x.storage()) be.release(x2);
     }
 

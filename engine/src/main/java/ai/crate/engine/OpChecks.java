@@ -223,7 +223,11 @@ public final class OpChecks {
     }
 
     /** Checks MSSA's arguments ({@code grad} is dout for the backward, else null); returns the head width p. */
-    public static int mssa(String op, Tensor w, int heads, float scale, Tensor grad, Tensor out, Tensor attn) {
+    public static int mssa(Backend backend, String op, Tensor w, int heads, float scale, Tensor grad, Tensor out,
+                           Tensor attn) {
+        sameBackend(op, backend, w, out);
+        if (grad != null) sameBackend(op, backend, grad);
+        if (attn != null) sameBackend(op, backend, attn);
         if (w.rank() != 3) {
             throw new IllegalArgumentException(op + ": w must be [batch, tokens, heads·headDim], got "
                     + Arrays.toString(w.shape()));
@@ -259,13 +263,20 @@ public final class OpChecks {
     public static int istaBackward(Backend backend, Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout,
                                    float eta, Tensor dx, Tensor dDict) {
         String op = "istaBackward";
-        sameBackend(op, backend, x, dict, out, dout, dx, dDict);
+        if (dx == null && dDict == null) throw new IllegalArgumentException(op + ": dx and dDict are both null");
+        sameBackend(op, backend, x, dict, out, dout);
         if (residual != null) sameBackend(op, backend, residual);
         int d = ista(op, x, dict, eta, 0f, dout, out, residual);
-        Shapes.requireSameShape(op, x, "x", dx, "dx");
-        contiguous(op, "dx", dx);
-        Shapes.requireShape(op, "dDict", dDict, d, d);
-        contiguous(op, "dDict", dDict);
+        if (dx != null) {
+            sameBackend(op, backend, dx);
+            Shapes.requireSameShape(op, x, "x", dx, "dx");
+            contiguous(op, "dx", dx);
+        }
+        if (dDict != null) {
+            sameBackend(op, backend, dDict);
+            Shapes.requireShape(op, "dDict", dDict, d, d);
+            contiguous(op, "dDict", dDict);
+        }
         return d;
     }
 

@@ -1354,6 +1354,15 @@ public abstract class BackendContractTest {
                         GEMM_RTOL);
                 assertClose(what + " dDict", new int[] {d, d}, ddE, b().toArray(dd.mine()), fusedAtol(6 + d, ddE),
                         GEMM_RTOL);
+                // one gradient alone, the other not asked for
+                Pair dxOnly = nans(2, 3, d), ddOnly = nans(d, d);
+                Tensor outMine = b().fromArray(outD, 2, 3, d), resMine = saved ? b().fromArray(resD, 2, 3, d) : null;
+                b().fused().istaBackward(x.mine(), dict.mine(), outMine, resMine, dout.mine(), eta, dxOnly.mine(), null);
+                b().fused().istaBackward(x.mine(), dict.mine(), outMine, resMine, dout.mine(), eta, null, ddOnly.mine());
+                assertClose(what + " dx alone", new int[] {6, d}, dxE, b().toArray(dxOnly.mine()),
+                        fusedAtol(2 * d, dxE), GEMM_RTOL);
+                assertClose(what + " dDict alone", new int[] {d, d}, ddE, b().toArray(ddOnly.mine()),
+                        fusedAtol(6 + d, ddE), GEMM_RTOL);
             }
         }
     }
@@ -1491,6 +1500,8 @@ public abstract class BackendContractTest {
         assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f, t(3, 5), null), "istaForward", "[3, 5]");
         assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, t(3, 4), t(4, 3)),
                 "istaBackward", "dDict", "[4, 3]");
+        assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, null, null),
+                "istaBackward", "both null");
         assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), Float.NaN, 0.1f, t(3, 4), null), "istaForward", "eta");
     }
 

@@ -74,9 +74,7 @@ final class CudaFusedOps extends FusedOps {
 
     @Override
     public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
-        OpChecks.sameBackend("mssaForward", cuda, w, out);
-        if (attn != null) OpChecks.sameBackend("mssaForward", cuda, attn);
-        int p = OpChecks.mssa("mssaForward", w, heads, scale, null, out, attn);
+        int p = OpChecks.mssa(cuda, "mssaForward", w, heads, scale, null, out, attn);
         if (w.size() == 0) return;
         int batch = w.dim(0), n = w.dim(1);
         Tensor wc = launch.contiguousInput(w);
@@ -97,9 +95,7 @@ final class CudaFusedOps extends FusedOps {
      */
     @Override
     public void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw) {
-        OpChecks.sameBackend("mssaBackward", cuda, w, dout, dw);
-        if (attn != null) OpChecks.sameBackend("mssaBackward", cuda, attn);
-        int p = OpChecks.mssa("mssaBackward", w, heads, scale, dout, dw, attn);
+        int p = OpChecks.mssa(cuda, "mssaBackward", w, heads, scale, dout, dw, attn);
         if (w.size() == 0) return;
         int batch = w.dim(0), n = w.dim(1);
         Tensor wc = launch.contiguousInput(w), dc = launch.contiguousInput(dout);
@@ -156,28 +152,32 @@ final class CudaFusedOps extends FusedOps {
                              Tensor dDict) {
         int d = OpChecks.istaBackward(cuda, x, dict, out, residual, dout, eta, dx, dDict);
         if (x.size() == 0) {
-            cuda.fill(dDict, 0f);
+            if (dDict != null) cuda.fill(dDict, 0f);
             return;
         }
         int rows = Math.toIntExact(x.size() / d);
-        Tensor r = residual != null ? launch.contiguousInput(residual) : cuda.allocate(x.shape());
-        if (residual == null) residual(x, dict, r);
         Tensor oc = launch.contiguousInput(out), xc = launch.contiguousInput(x);
         Tensor g = cuda.allocate(x.shape()), dr = cuda.allocate(x.shape());
         launch.elementwise("relu_gate_f32", g.size(), new KernelArgs().ptr(mem(oc), bytes(oc))
                 .ptr(mem(dout), bytes(dout)).struct(view(dout, "istaBackward")).ptr(mem(g), 0).i64(g.size()));
         cuda.gemm(1f, g, false, dict, true, 0f, dr);         // dR = G·Dᵀ
-        cuda.copy(g, dx);                                    // dx = G + η·dR − η·dR·D
-        launch.elementwise("axpy_f32", dx.size(), new KernelArgs().f32(eta).ptr(mem(dr), 0).ptr(mem(dx), bytes(dx))
-                .i64(dx.size()));
-        cuda.gemm(-eta, dr, false, dict, false, 1f, dx);
-        Tensor r2 = r.reshape(rows, d), g2 = g.reshape(rows, d), dr2 = dr.reshape(rows, d), x2 = xc.reshape(rows, d);
-        cuda.gemm(eta, r2, true, g2, false, 0f, dDict);      // dD = η·(Rᵀ·G − dRᵀ·x)
-        cuda.gemm(-eta, dr2, true, x2, false, 1f, dDict);
+        if (dx != null) {                                    // dx = G + η·dR − η·dR·D
+            cuda.copy(g, dx);
+            launch.elementwise("axpy_f32", dx.size(), new KernelArgs().f32(eta).ptr(mem(dr), 0)
+                    .ptr(mem(dx), bytes(dx)).i64(dx.size()));
+            cuda.gemm(-eta, dr, false, dict, false, 1f, dx);
+        }
+        if (dDict != null) {                                 // dD = η·(Rᵀ·G − dRᵀ·x)
+            Tensor r = residual != null ? launch.contiguousInput(residual) : cuda.allocate(x.shape());
+            if (residual == null) residual(x, dict, r);
+            Tensor r2 = r.reshape(rows, d), g2 = g.reshape(rows, d), dr2 = dr.reshape(rows, d), x2 = xc.reshape(rows, d);
+            cuda.gemm(eta, r2, true, g2, false, 0f, dDict);
+            cuda.gemm(-eta, dr2, true, x2, false, 1f, dDict);
+            if (residual == null) cuda.release(r);
+            else launch.releaseIfCopy(r, residual);
+        }
         cuda.release(g);
         cuda.release(dr);
-        if (residual == null) cuda.release(r);
-        else launch.releaseIfCopy(r, residual);
         launch.releaseIfCopy(oc, out);
         launch.releaseIfCopy(xc, x);
     }

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,19 +47,18 @@ class KernelImageTest {
                 "manifest.properties lists other modules than " + SOURCES + " has; run kernels-cuda/build-kernels.sh");
     }
 
+    /**
+     * Everywhere, nvcc or not: the hash needs only the sources, so a .cu edit without rebuilt fatbins fails on every
+     * machine (CI has no CUDA toolkit); only the rebuild itself needs nvcc.
+     */
     @Test
-    void storedHashMatchesTheSourcesWhereNvccCanRebuildThem() {
+    void storedHashMatchesTheSources() {
         String stored = KernelImage.load().sourcesSha256();
         String actual = KernelImage.sourceHash(SOURCES);
         Path nvcc = onPath("nvcc");
-        if (nvcc == null) {
-            String why = "nvcc is not on the PATH, so a stale kernel image cannot be rebuilt here; not checking "
-                    + "sources.sha256 (stored " + stored + ", sources " + actual + ")";
-            System.out.println("KernelImageTest: " + why);
-            Assumptions.abort(why);
-        }
         assertEquals(stored, actual, "the fatbins in src/main/resources/ai/crate/cuda/kernels were built from other "
-                + "sources than " + SOURCES + ": run kernels-cuda/build-kernels.sh (nvcc: " + nvcc + ")");
+                + "sources than " + SOURCES + ": run kernels-cuda/build-kernels.sh "
+                + (nvcc != null ? "(nvcc: " + nvcc + ")" : "on a machine with nvcc (CUDA 13), then commit the fatbins"));
     }
 
     @Test

@@ -21,9 +21,7 @@ final class SimdFusedOps extends FusedOps {
 
     @Override
     public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
-        OpChecks.sameBackend("mssaForward", simd, w, out);
-        if (attn != null) OpChecks.sameBackend("mssaForward", simd, attn);
-        int p = OpChecks.mssa("mssaForward", w, heads, scale, null, out, attn);
+        int p = OpChecks.mssa(simd, "mssaForward", w, heads, scale, null, out, attn);
         Tensor wc = w.contiguous();
         mssa.forward(simd.array("mssaForward", wc), (int) wc.offset(), simd.array("mssaForward", out), (int) out.offset(),
                 attn == null ? null : simd.array("mssaForward", attn), attn == null ? 0 : (int) attn.offset(),
@@ -33,9 +31,7 @@ final class SimdFusedOps extends FusedOps {
     @Override
     public void mssaBackward(Tensor w, Tensor attn, Tensor dout, int heads, float scale, Tensor dw) {
         String op = "mssaBackward";
-        OpChecks.sameBackend(op, simd, w, dout, dw);
-        if (attn != null) OpChecks.sameBackend(op, simd, attn);
-        int p = OpChecks.mssa(op, w, heads, scale, dout, dw, attn);
+        int p = OpChecks.mssa(simd, op, w, heads, scale, dout, dw, attn);
         Tensor wc = w.contiguous(), dc = dout.contiguous();
         mssa.backward(simd.array(op, wc), (int) wc.offset(), attn == null ? null : simd.array(op, attn),
                 attn == null ? 0 : (int) attn.offset(), simd.array(op, dc), (int) dc.offset(), simd.array(op, dw),
@@ -59,23 +55,30 @@ final class SimdFusedOps extends FusedOps {
         if (residual == null) simd.release(r);
     }
 
-    /** dx = G + η·dR·(I − D) and dD = η(Rᵀ G − dRᵀ x), with G = dout ⊙ [out > 0] and dR = G Dᵀ: four GEMMs. */
+    /**
+     * dx = G + η·dR·(I − D) and dD = η(Rᵀ G − dRᵀ x), with G = dout ⊙ [out > 0] and dR = G Dᵀ: four GEMMs, fewer
+     * when one gradient is not asked for (null).
+     */
     @Override
     public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
                              Tensor dx, Tensor dDict) {
         int d = OpChecks.istaBackward(simd, x, dict, out, residual, dout, eta, dx, dDict);
-        Tensor x2 = rowsOf(x, d), dx2 = dx.reshape(-1, d), e = identityMinus(dict);
-        Tensor r = residual != null ? residual.reshape(-1, d) : simd.allocate(x2.shape());
-        if (residual == null) simd.gemm(1f, x2, false, e, true, 0f, r);
-        simd.unaryBackward(UnaryOp.RELU, rowsOf(out, d), rowsOf(dout, d), dx2);     // dx holds G for now
+        Tensor x2 = rowsOf(x, d), e = identityMinus(dict);
+        Tensor g = dx != null ? dx.reshape(-1, d) : simd.allocate(x2.shape());     // dx holds G for now
+        simd.unaryBackward(UnaryOp.RELU, rowsOf(out, d), rowsOf(dout, d), g);
         Tensor dr = simd.allocate(x2.shape());
-        simd.gemm(1f, dx2, false, dict, true, 0f, dr);
-        simd.gemm(eta, r, true, dx2, false, 0f, dDict);
-        simd.gemm(-eta, dr, true, x2, false, 1f, dDict);
-        simd.gemm(eta, dr, false, e, false, 1f, dx2);
+        simd.gemm(1f, g, false, dict, true, 0f, dr);
+        if (dDict != null) {
+            Tensor r = residual != null ? residual.reshape(-1, d) : simd.allocate(x2.shape());
+            if (residual == null) simd.gemm(1f, x2, false, e, true, 0f, r);
+            simd.gemm(eta, r, true, g, false, 0f, dDict);
+            simd.gemm(-eta, dr, true, x2, false, 1f, dDict);
+            if (residual == null) simd.release(r);
+        }
+        if (dx != null) simd.gemm(eta, dr, false, e, false, 1f, g);
+        else simd.release(g);
         simd.release(dr);
         simd.release(e);
-        if (residual == null) simd.release(r);
     }
 
     /** x as a contiguous [rows, d] matrix (a view when x is already contiguous). */

@@ -2,6 +2,7 @@ package ai.crate.model.crate;
 
 import ai.crate.model.family.Architectures;
 import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.ModelConfig;
 import ai.crate.model.nn.Pool;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -97,20 +98,8 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
     /** The configuration as safetensors {@code __metadata__} strings (keys as our checkpoints write them). */
     @Override
     public Map<String, String> toMetadata() {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("format", architecture());
-        String preset = Architectures.presetName(this);
-        if (preset != null) m.put("preset", preset);
-        m.put("image_size", Integer.toString(imageSize));
-        m.put("channels", Integer.toString(channels));
-        m.put("patch_size", Integer.toString(patchSize));
-        m.put("dim", Integer.toString(dim));
-        m.put("depth", Integer.toString(depth));
-        m.put("heads", Integer.toString(heads));
-        m.put("pool", pool.id());
-        m.put("eta", Float.toString(eta));
-        m.put("lambda", Float.toString(lambda));
-        m.put("num_classes", Integer.toString(numClasses));
-        return m;
+        return ModelConfig.metadata("format", architecture(), "preset", Architectures.presetName(this), "image_size",
+                imageSize, "channels", channels, "patch_size", patchSize, "dim", dim, "depth", depth, "heads", heads,
+                "pool", pool.id(), "eta", eta, "lambda", lambda, "num_classes", numClasses);
     }
 }

@@ -2,7 +2,6 @@ package ai.crate.model.mae;
 
 import ai.crate.model.family.ModelConfig;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -40,19 +39,9 @@ public record CrateMaeConfig(int imageSize, int channels, int patchSize, int dim
     /** As our checkpoints write it in safetensors {@code __metadata__}. */
     @Override
     public Map<String, String> toMetadata() {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("format", architecture());
-        m.put("image_size", Integer.toString(imageSize));
-        m.put("channels", Integer.toString(channels));
-        m.put("patch_size", Integer.toString(patchSize));
-        m.put("dim", Integer.toString(dim));
-        m.put("depth", Integer.toString(depth));
-        m.put("heads", Integer.toString(heads));
-        m.put("eta", Float.toString(eta));
-        m.put("lambda", Float.toString(lambda));
-        m.put("norm_pix_loss", Boolean.toString(normPixLoss));
-        m.put("mask_ratio", Float.toString(maskRatio));
-        return m;
+        return ModelConfig.metadata("format", architecture(), "image_size", imageSize, "channels", channels,
+                "patch_size", patchSize, "dim", dim, "depth", depth, "heads", heads, "eta", eta, "lambda", lambda,
+                "norm_pix_loss", normPixLoss, "mask_ratio", maskRatio);
     }
 
     /** From our metadata; every key must be there. */

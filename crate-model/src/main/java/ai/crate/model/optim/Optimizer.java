@@ -79,14 +79,15 @@ public abstract class Optimizer {
 
     public final void zeroGrad() { for (Param p : params) p.variable().zeroGrad(); }
 
+    /** ‖g‖ of the last {@link #clipGradNorm}, reused by the next. */
+    private Tensor gradNorm;
+
     /**
      * As torch.nn.utils.clip_grad_norm_: every gradient times min(1, maxNorm / (‖g‖ + 1e-6)), ‖g‖ the global L2 norm
      * over all parameters. Computed on the backend without reading anything back (a GPU step stays queued); returns
      * ‖g‖ before clipping as a one-element tensor the optimizer owns and overwrites at the next call (its
      * {@code item()} waits for it), or null when no parameter has a gradient.
      */
-    private Tensor gradNorm;
-
     public final Tensor clipGradNorm(float maxNorm) {
         if (!(maxNorm > 0)) throw new IllegalArgumentException("clipGradNorm: maxNorm must be positive, got " + maxNorm);
         List<Tensor> grads = new ArrayList<>();

@@ -3,7 +3,10 @@ package ai.crate.model.train;
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.ReduceOp;
 import ai.crate.engine.Tensor;
+import ai.crate.engine.UnaryOp;
 import ai.crate.model.family.Checkpoints;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.Batch;
@@ -23,8 +26,26 @@ public record ClassifierTask(ImageClassifier classifier, float labelSmoothing) i
         int[] labels = Arrays.copyOf(batch.labels(), batch.size());
         Variable logits = classifier.forward(images);
         Variable loss = F.crossEntropy(logits, labels, labelSmoothing);
-        return new StepLoss(loss,
-                () -> Trainer.correct(logits.value().toFloatArray(), labels, classifier.config().numClasses()));
+        return new StepLoss(loss, correctCount(logits.value(), labels));
+    }
+
+    /**
+     * How many rows of {@code logits} [B, C] rank their label first (no class strictly higher, as
+     * {@link Evaluation}), computed on the backend: a one-element tensor, B + Σ sign(logit[label] − max).
+     */
+    static Tensor correctCount(Tensor logits, int[] labels) {
+        Backend be = logits.backend();
+        int b = labels.length;
+        Tensor picked = be.allocate(b, 1), max = be.allocate(b, 1), count = be.allocate(1);
+        be.gather(logits, 1, labels, picked);
+        be.reduce(ReduceOp.MAX, logits, 1, max);
+        be.binary(BinaryOp.SUB, picked, max, picked);          // 0 where the label holds a maximum, < 0 elsewhere
+        be.unary(UnaryOp.SIGN, picked, picked);
+        be.reduce(ReduceOp.SUM, picked.reshape(b), 0, count);  // minus the number wrong
+        be.affine(count, 1f, b, count);
+        be.release(picked);
+        be.release(max);
+        return count;
     }
 
     @Override

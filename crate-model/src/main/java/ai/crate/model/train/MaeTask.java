@@ -35,7 +35,7 @@ public record MaeTask(CrateMae mae, long seed) implements TrainingTask {
 
     @Override
     public StepLoss loss(Tensor images, Batch batch, long step) {
-        return new StepLoss(mae.forward(images, noise(CounterRandom.mix64(seed ^ step), 0, batch.size())).loss(), () -> 0);
+        return new StepLoss(mae.forward(images, noise(CounterRandom.mix64(seed ^ step), 0, batch.size())).loss(), null);
     }
 
     /** The masked-patch MSE over the whole test set (weighted by removed patches). */

@@ -168,16 +168,18 @@ public final class Trainer {
                     if (settings.clip() > 0) optimizer.clipGradNorm(settings.clip());
                     optimizer.step();
                     task.model().weightsChanged();
-                    // The step's only read-back, after the whole step is queued (a GPU runs it meanwhile). A
-                    // non-finite loss has already spoiled the weights in memory, but nothing is saved after it.
-                    double lossValue = loss.value().item();
+                    // The step's only read-back, loss and correct count together, after the whole step is queued (a
+                    // GPU runs it meanwhile). A non-finite loss has already spoiled the weights in memory, but nothing
+                    // is saved after it.
+                    float[] lossAndCorrect = readBack(be, loss.value(), out.correct());
+                    double lossValue = lossAndCorrect[0];
                     if (!Double.isFinite(lossValue)) {
                         loss.releaseGraph();
                         throw new NonFiniteLossException("loss is " + lossValue + " at step " + step + " (epoch " + epoch
                                 + ", batch " + stepInEpoch + "); training stopped, the last good checkpoint stays at "
                                 + lastCheckpoint());
                     }
-                    int correct = out.correct().getAsInt();
+                    int correct = Math.round(lossAndCorrect[1]);
                     loss.releaseGraph();
                     optimizer.zeroGrad();
                     be.release(images);
@@ -262,12 +264,16 @@ public final class Trainer {
 
     private double elapsed(long start) { return elapsedBefore + (System.nanoTime() - start) / 1e9; }
 
-    static int correct(float[] logits, int[] labels, int classes) {
-        int ok = 0;
-        for (int i = 0; i < labels.length; i++) {
-            if (Evaluation.rankOfLabel(logits, i * classes, classes, labels[i]) == 0) ok++;
-        }
-        return ok;
+    /** The loss and the correct count (0 without one) in one transfer; the count tensor is handed back. */
+    private static float[] readBack(Backend be, Tensor loss, Tensor correct) {
+        Tensor both = be.allocate(2);
+        be.copy(loss.reshape(1), both.slice(0, 0, 1));
+        if (correct != null) be.copy(correct.reshape(1), both.slice(0, 1, 2));
+        else be.fill(both.slice(0, 1, 2), 0f);
+        float[] values = be.toArray(both);
+        be.release(both);
+        if (correct != null) be.release(correct);
+        return values;
     }
 
     /** Training stopped on a NaN or infinite loss. */

@@ -10,16 +10,15 @@ import ai.crate.model.data.BatchLoader;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import java.util.Map;
-import java.util.function.IntSupplier;
 
 /** What a {@link Trainer} trains: a model, its loss on a batch, its test figures, and how it is saved and loaded. */
 public interface TrainingTask {
     /**
-     * One batch's loss (on the tape) and how many of its examples count as right (0 when that has no meaning). The
-     * count is read after the optimizer step, before the graph is released, so an asynchronous backend runs the
-     * whole step without a read-back in the middle.
+     * One batch's loss (on the tape) and how many of its examples count as right, as a one-element tensor on the
+     * backend (null when that has no meaning). The trainer reads both back together, once, after the optimizer step,
+     * so an asynchronous backend runs the whole step without a read-back in the middle; it then releases the count.
      */
-    record StepLoss(Variable loss, IntSupplier correct) {}
+    record StepLoss(Variable loss, Tensor correct) {}
 
     Model model();
 

@@ -116,6 +116,27 @@ class CudaTrainingTest {
                 + " device allocations in 3 steady-state steps: something is dropped instead of released");
     }
 
+    /** ISTA's backward allocates only the gradients asked for: with a constant input, no dx is made (and lost). */
+    @Test
+    void istaBackwardAllocatesOnlyTheGradientsAsked() {
+        ai.crate.cuda.CudaBackend be = (ai.crate.cuda.CudaBackend) TestBackends.named("cuda-emulated");
+        Tensor xv = be.empty(2, 5, 8), dv = be.empty(8, 8);
+        be.randomNormal(xv, 1, 0f, 1f);
+        be.randomNormal(dv, 2, 0f, 0.3f);
+        Variable x = Variable.constant(xv), dict = Variable.parameter(dv);
+        long afterWarmUp = 0;
+        for (int s = 0; s < 6; s++) {
+            if (s == 3) afterWarmUp = be.allocationsFromDevice();
+            Variable loss = F.sum(F.ista(x, dict, 0.1f, 0.1f));
+            loss.backward();
+            loss.value().item();
+            loss.releaseGraph();
+            dict.zeroGrad();
+        }
+        assertTrue(be.allocationsFromDevice() == afterWarmUp, (be.allocationsFromDevice() - afterWarmUp)
+                + " device allocations in 3 steady-state steps: a gradient nobody asked for was made and dropped");
+    }
+
     @Test
     void gpuTrainingOfFmnistSmallFollowsTheCpuLossCurveFor200Steps() {
         Backend gpu = TestBackends.named("cuda");   // skips with the probe's reason without a GPU

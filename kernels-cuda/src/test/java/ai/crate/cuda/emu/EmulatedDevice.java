@@ -62,6 +62,7 @@ public final class EmulatedDevice implements Device {
     private final Native lib;
     private final int maxSharedBytes;
     private final Set<Allocation> live = Collections.newSetFromMap(new IdentityHashMap<>());
+    private long floatDownloads;
     private String lastKernel = "(none)";
     private String pendingError;   // a broken guard band found, for the next synchronizing call
     private boolean closed;
@@ -128,8 +129,12 @@ public final class EmulatedDevice implements Device {
 
     @Override
     public synchronized void download(DeviceMemory src, long srcByteOffset, float[] dst, int dstIndex, int count) {
+        floatDownloads++;
         get(src, srcByteOffset, JAVA_FLOAT_UNALIGNED, dst, dstIndex, count);
     }
+
+    /** Test-only: how many times tensor values came back to the host (each one a wait for the queue on a GPU). */
+    public synchronized long floatDownloads() { return floatDownloads; }
 
     /** Test-only extra: ints from device memory (labels, indices, the self-test's records). */
     public synchronized void download(DeviceMemory src, long srcByteOffset, int[] dst, int dstIndex, int count) {
