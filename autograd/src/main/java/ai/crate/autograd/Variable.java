@@ -146,10 +146,20 @@ public final class Variable {
      * afterwards is an error.
      */
     public void discard() {
-        if (Autograd.isGradEnabled() || released || !(ownsStorage || isTemporary())) return;
+        if (!mayOverwrite()) return;
         released = true;
         value.backend().release(value);
     }
+
+    /**
+     * Whether the code holding this variable may write over its value or hand it back: only inside
+     * {@link Autograd#noGrad()} (no tape reads it later), and only for an op result with storage of its own or a
+     * {@link #temporary}. A module's tape-free path uses it to add a residual in place into a fresh branch output.
+     */
+    public boolean mayOverwrite() {
+        return !Autograd.isGradEnabled() && !released && (ownsStorage || isTemporary());
+    }
+
 
     static void requireSameBackend(String op, Tensor value, List<Variable> inputs) {
         for (Variable v : inputs) {

@@ -69,4 +69,27 @@ class BufferReleaseTest {
         assertTrue(e.getMessage().contains("releaseGraph"), e.getMessage());
         assertTrue(w.value().size() == 20 && w.grad() != null, "parameters and their gradients stay");
     }
+
+    /** discard() hands back only what nothing can read again: op results without a tape, never leaves or views. */
+    @Test
+    void discardReleasesOnlyUntapedResultsOfTheirOwn() {
+        Variable w = Variable.parameter(normal(5, 3, 4)), x = Variable.constant(normal(6, 2, 3));
+        Variable taped = F.matmul(x, w);
+        taped.discard();                                       // a tape may still read it: nothing happens
+        assertArrayEquals(new int[] {2, 4}, taped.value().shape());
+        try (var noGrad = Autograd.noGrad()) {
+            Variable y = F.matmul(x, w), view = F.reshape(y, 8);
+            assertTrue(y.mayOverwrite() && !view.mayOverwrite() && !w.mayOverwrite() && !x.mayOverwrite());
+            view.discard();
+            w.discard();
+            x.discard();
+            float[] before = y.value().toFloatArray();
+            assertArrayEquals(before, view.value().toFloatArray(), "views, parameters and constants are kept");
+            y.discard();
+            IllegalStateException e = assertThrows(IllegalStateException.class, y::value);
+            assertTrue(e.getMessage().contains("discard()"), e.getMessage());
+            assertTrue(!y.mayOverwrite(), "once handed back, never again");
+            y.discard();                                       // a second discard is a no-op, not a double release
+        }
+    }
 }

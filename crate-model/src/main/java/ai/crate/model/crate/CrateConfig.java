@@ -92,9 +92,6 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
     /** Width of a flattened patch, p²·C. */
     public int patchDim() { return patchSize * patchSize * channels; }
 
-    /** The attention temperature, head width^-½, as the official {@code dim_head ** -0.5}. */
-    public float attentionScale() { return (float) (1.0 / Math.sqrt(headDim())); }
-
     /** The configuration as safetensors {@code __metadata__} strings (keys as our checkpoints write them). */
     @Override
     public Map<String, String> toMetadata() {

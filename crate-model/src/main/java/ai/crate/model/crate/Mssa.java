@@ -26,7 +26,7 @@ public final class Mssa extends TokenMixer {
         this.qkv = child("fn.qkv", new Linear(init, dim, dim, false));
         this.toOut = child("fn.to_out.0", new Linear(init, dim, dim, true));
         this.heads = heads;
-        this.scale = (float) (1.0 / Math.sqrt(dim / heads));
+        this.scale = (float) (1.0 / Math.sqrt(dim / heads));   // head width^-½, the official dim_head ** -0.5
     }
 
     public int heads() { return heads; }

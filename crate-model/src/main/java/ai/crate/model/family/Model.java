@@ -12,7 +12,4 @@ public abstract class Model extends Module {
     public Backend backend() { return backend; }
 
     public abstract ModelConfig config();
-
-    /** The registry entry of this model's architecture. */
-    public final Architecture architecture() { return Architectures.get(config().architecture()); }
 }

@@ -2,6 +2,9 @@ package ai.crate.model.nn;
 
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
+import ai.crate.engine.BinaryOp;
+import ai.crate.engine.Tensor;
+import java.util.Arrays;
 
 /**
  * One layer: a token mixer, then a feature map, with the residual structure its architecture defines. CRATE adds
@@ -39,8 +42,13 @@ public final class Block extends Module {
         return out;
     }
 
-    /** z + branch; the branch's own buffer is handed back when no tape needs it. */
+    /** z + branch; without a tape, into the branch's own buffer (a pass over a fresh buffer fewer). */
     private static Variable plus(Variable z, Variable branch) {
+        if (branch.mayOverwrite() && Arrays.equals(z.shape(), branch.shape())) {
+            Tensor b = branch.value();
+            b.backend().binary(BinaryOp.ADD, b, z.value(), b);
+            return branch;
+        }
         Variable sum = F.add(z, branch);
         branch.discard();
         return sum;
