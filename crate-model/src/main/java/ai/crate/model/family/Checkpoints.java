@@ -54,20 +54,14 @@ public final class Checkpoints {
     }
 
     public static Model load(TensorFile f, Backend backend, LoadOptions options) throws CheckpointException {
-        return build(Architectures.detect(f), f, backend, options);
+        return build(Architectures.detect(f), f, backend, options, Model.class);
     }
 
     /** As {@link #load(Path, Backend, LoadOptions)}, requiring a model of {@code type} (e.g. an ImageClassifier). */
     public static <M extends Model> M load(Path file, Backend backend, LoadOptions options, Class<M> type)
             throws CheckpointException {
         TensorFile f = read(file);
-        Architecture<?> a = Architectures.detect(f);
-        Model m = build(a, f, backend, options);
-        if (!type.isInstance(m)) {
-            throw new CheckpointException(Architectures.fileName(f.source()) + ": holds a " + a.name() + " model, not "
-                    + "a" + (type == ImageClassifier.class ? "n image classifier" : " " + type.getSimpleName()));
-        }
-        return type.cast(m);
+        return type.cast(build(Architectures.detect(f), f, backend, options, type));
     }
 
     /** The configuration of the model in {@code f}, of whichever architecture. */
@@ -75,12 +69,20 @@ public final class Checkpoints {
         return Architectures.detect(f).configFrom(f, options);
     }
 
+    /** The model in {@code f}, refused by name (before it is built, where the config tells) unless a {@code type}. */
     private static <C extends ModelConfig> Model build(Architecture<C> a, TensorFile f, Backend backend,
-                                                       LoadOptions options) throws CheckpointException {
+                                                       LoadOptions options, Class<?> type) throws CheckpointException {
         C config = a.configFrom(f, options);
+        if (ImageClassifier.class.isAssignableFrom(type) && !(config instanceof ClassifierConfig)) throw notA(f, a, type);
         Model model = a.create(config, backend, 0);
+        if (!type.isInstance(model)) throw notA(f, a, type);
         loadInto(model, f);
         return model;
+    }
+
+    private static CheckpointException notA(TensorFile f, Architecture<?> a, Class<?> type) {
+        return new CheckpointException(Architectures.fileName(f.source()) + ": holds a " + a.name() + " model, not a"
+                + (type == ImageClassifier.class ? "n image classifier" : " " + type.getSimpleName()));
     }
 
     /**
