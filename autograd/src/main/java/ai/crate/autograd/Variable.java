@@ -160,7 +160,6 @@ public final class Variable {
         return !Autograd.isGradEnabled() && !released && (ownsStorage || isTemporary());
     }
 
-
     static void requireSameBackend(String op, Tensor value, List<Variable> inputs) {
         for (Variable v : inputs) {
             if (v.value.backend() != value.backend()) {

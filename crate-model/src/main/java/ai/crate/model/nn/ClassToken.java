@@ -1,10 +1,10 @@
 package ai.crate.model.nn;
 
+import ai.crate.autograd.Autograd;
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
-import ai.crate.autograd.Autograd;
 import java.util.List;
 
 /** A learned token [1, 1, d] prepended to every image's tokens, under the key the architecture names. */

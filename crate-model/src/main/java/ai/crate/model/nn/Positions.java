@@ -11,8 +11,6 @@ import ai.crate.engine.Tensor;
 public final class Positions extends Module {
     private final Variable table;
 
-    private Positions(Variable table) { this.table = table; }
-
     private Positions(String name, Tensor value, boolean learned) {
         this.table = learned ? parameter(name, value) : buffer(name, value);
     }
