@@ -370,6 +370,30 @@ public final class F {
     }
 
     /**
+     * Multi-head self-attention with untied queries, keys and values on {@code qkv} [B, N, 3·H·p] (timm's qkv
+     * projection: queries | keys | values), giving [B, N, H·p] (see {@link ai.crate.engine.FusedOps#mhsaForward}).
+     * With {@code keepAttention} the forward saves A for the backward, else the backward recomputes it; {@code maps}
+     * (the caller's [B, H, N, N], or null) receives A.
+     */
+    public static Variable mhsa(Variable qkv, int heads, float scale, boolean keepAttention, Tensor maps) {
+        Tensor xv = qkv.value();
+        Backend be = xv.backend();
+        int[] s = xv.shape();
+        if (s.length != 3 || s[2] % 3 != 0) {
+            throw new IllegalArgumentException("mhsa: qkv must be [batch, tokens, 3·width], got " + Arrays.toString(s));
+        }
+        Tensor out = be.allocate(s[0], s[1], s[2] / 3);
+        boolean save = keepAttention && maps == null && Variable.willRecord(List.of(qkv));
+        Tensor attn = save ? be.allocate(s[0], heads, s[1], s[1]) : maps;
+        be.fused().mhsaForward(xv, heads, scale, out, attn);
+        return Variable.fromOp("mhsa", out, List.of(qkv), (dy, needs) -> {
+            Tensor dqkv = be.allocate(s);
+            be.fused().mhsaBackward(xv, save ? attn : null, dy, heads, scale, dqkv);
+            return new Tensor[] {dqkv};
+        }, save ? attn : null);
+    }
+
+    /**
      * CRATE's ISTA block: ReLU(x + η(x − x Dᵀ)D − ηλ) for x [..., d] and dictionary D [d, d] (see {@link
      * Backend#istaForward}). The residual R = x − x Dᵀ is saved for the backward when a gradient is recorded.
      */

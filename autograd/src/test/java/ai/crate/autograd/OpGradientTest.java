@@ -221,6 +221,14 @@ class OpGradientTest {
         check(xs -> F.mssa(xs.getFirst(), 3, 0.7f, keepAttention), normal(33, 1, 1, 3));
     }
 
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void mhsa(boolean keepAttention) {
+        check(xs -> F.mhsa(xs.getFirst(), 2, (float) (1 / Math.sqrt(3)), keepAttention, null), normal(34, 2, 5, 18));
+        check(xs -> F.mhsa(xs.getFirst(), 1, 0.5f, keepAttention, null), normal(35, 1, 4, 12));
+        check(xs -> F.mhsa(xs.getFirst(), 3, 0.7f, keepAttention, null), normal(36, 1, 1, 9));
+    }
+
     @Test
     void ista() {
         for (int[] shape : new int[][] {{2, 3, 5}, {4, 1}, {7, 3}}) {

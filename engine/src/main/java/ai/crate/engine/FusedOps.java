@@ -79,6 +79,68 @@ public class FusedOps {
     }
 
     /**
+     * Multi-head self-attention with untied queries, keys and values (ViT's): {@code qkv} [B, N, 3·H·p] is the
+     * projection x·W_qkvᵀ + b laid out as timm's {@code qkv} Linear, queries | keys | values, each split into H heads
+     * [N, p]; per (batch, head) A = softmax(scale · Q_h K_hᵀ) and out_h = A · V_h. Writes {@code out} [B, N, H·p];
+     * when {@code attn} is not null also A into it, [B, H, N, N]. Composed: two batched GEMMs over strided head views
+     * and a softmax.
+     */
+    public void mhsaForward(Tensor qkv, int heads, float scale, Tensor out, Tensor attn) {
+        int p = OpChecks.mhsa(be, "mhsaForward", qkv, heads, scale, null, out, attn);
+        if (qkv.size() == 0) return;
+        Tensor c = qkv.contiguous();
+        Tensor a = attn != null ? attn : be.allocate(c.dim(0), heads, c.dim(1), c.dim(1));
+        be.gemm(scale, qkvPart(c, 0, heads, p), false, qkvPart(c, 1, heads, p), true, 0f, a);
+        be.softmax(a, a);
+        Tensor o = be.allocate(c.dim(0), heads, c.dim(1), p);
+        be.gemm(1f, a, false, qkvPart(c, 2, heads, p), false, 0f, o);
+        be.copy(o, headsView(out, heads, p));
+        be.release(o);
+        if (a != attn) be.release(a);
+        if (c != qkv) be.release(c);
+    }
+
+    /**
+     * Gradient of {@link #mhsaForward} with respect to qkv, overwriting {@code dqkv} (shape of qkv): with
+     * dS = A ⊙ (dO Vᵀ − rowsum), dQ = scale·dS·K, dK = scale·dSᵀ·Q and dV = Aᵀ·dO. {@code attn} is the A saved by the
+     * forward, or null to recompute it.
+     */
+    public void mhsaBackward(Tensor qkv, Tensor attn, Tensor dout, int heads, float scale, Tensor dqkv) {
+        int p = OpChecks.mhsa(be, "mhsaBackward", qkv, heads, scale, dout, dqkv, attn);
+        if (qkv.size() == 0) return;
+        int batch = qkv.dim(0), n = qkv.dim(1);
+        Tensor c = qkv.contiguous(), dc = dout.contiguous();
+        Tensor q = qkvPart(c, 0, heads, p), k = qkvPart(c, 1, heads, p), v = qkvPart(c, 2, heads, p);
+        Tensor a = attn;
+        if (a == null) {
+            a = be.allocate(batch, heads, n, n);
+            be.gemm(scale, q, false, k, true, 0f, a);
+            be.softmax(a, a);
+        }
+        Tensor doh = headsView(dc, heads, p);
+        Tensor ds = be.allocate(batch, heads, n, n);
+        be.gemm(1f, doh, false, v, true, 0f, ds);           // dA = dO·Vᵀ, then dS = softmax backward
+        be.softmaxBackward(a, ds, ds);
+        Tensor t = be.allocate(batch, heads, n, p);
+        be.gemm(scale, ds, false, k, false, 0f, t);
+        be.copy(t, qkvPart(dqkv, 0, heads, p));
+        be.gemm(scale, ds, true, q, false, 0f, t);
+        be.copy(t, qkvPart(dqkv, 1, heads, p));
+        be.gemm(1f, a, true, doh, false, 0f, t);
+        be.copy(t, qkvPart(dqkv, 2, heads, p));
+        be.release(t);
+        be.release(ds);
+        if (a != attn) be.release(a);
+        if (c != qkv) be.release(c);
+        if (dc != dout) be.release(dc);
+    }
+
+    /** Queries (0), keys (1) or values (2) of a contiguous [B, N, 3·H·p] tensor as a [B, H, N, p] view. */
+    protected static Tensor qkvPart(Tensor t, int part, int heads, int p) {
+        return t.reshape(t.dim(0), t.dim(1), 3, heads, p).permute(2, 0, 3, 1, 4).select(part);
+    }
+
+    /**
      * CRATE's ISTA block, one proximal-gradient step against dictionary D [d, d]:
      * out = ReLU(x + η·(x − x Dᵀ)·D − η·λ) for x [..., d], written in that two-GEMM form. When {@code residual} is
      * not null it receives R = x − x Dᵀ (shape of x) for the backward.

@@ -248,6 +248,41 @@ public final class OpChecks {
         return w.dim(2) / heads;
     }
 
+    /**
+     * Checks multi-head self-attention's arguments: {@code qkv} [B, N, 3·H·p] (queries, keys, values side by side),
+     * {@code dout} the backward's output gradient [B, N, H·p] (null for the forward), {@code out} the forward's
+     * output [B, N, H·p] or the backward's dqkv (shape of qkv), {@code attn} [B, H, N, N] or null. Returns p.
+     */
+    public static int mhsa(Backend backend, String op, Tensor qkv, int heads, float scale, Tensor dout, Tensor out,
+                           Tensor attn) {
+        sameBackend(op, backend, qkv, out);
+        if (dout != null) sameBackend(op, backend, dout);
+        if (attn != null) sameBackend(op, backend, attn);
+        if (qkv.rank() != 3) {
+            throw new IllegalArgumentException(op + ": qkv must be [batch, tokens, 3·heads·headDim], got "
+                    + Arrays.toString(qkv.shape()));
+        }
+        if (heads < 1 || qkv.dim(2) % (3 * heads) != 0) {
+            throw new IllegalArgumentException(op + ": width " + qkv.dim(2) + " of qkv " + Arrays.toString(qkv.shape())
+                    + " does not split into queries, keys and values of " + heads + " heads");
+        }
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        int b = qkv.dim(0), n = qkv.dim(1), width = qkv.dim(2) / 3;
+        if (dout != null) {
+            Shapes.requireShape(op, "dout", dout, b, n, width);
+            Shapes.requireSameShape(op, qkv, "qkv", out, "dqkv");
+            contiguous(op, "dqkv", out);
+        } else {
+            Shapes.requireShape(op, "output", out, b, n, width);
+            contiguous(op, "output", out);
+        }
+        if (attn != null) {
+            Shapes.requireShape(op, "attn", attn, b, heads, n, n);
+            contiguous(op, "attn", attn);
+        }
+        return width / heads;
+    }
+
     /** Every check of {@link FusedOps#istaForward}; returns the width d. */
     public static int istaForward(Backend backend, Tensor x, Tensor dict, float eta, float lambda, Tensor out,
                                   Tensor residual) {

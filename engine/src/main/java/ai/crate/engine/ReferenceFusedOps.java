@@ -20,7 +20,7 @@ final class ReferenceFusedOps extends FusedOps {
         float[] at = attn == null ? null : ref.data("mssaForward", attn);
         for (int b = 0; b < batch; b++) {
             for (int h = 0; h < heads; h++) {
-                double[][] a = attention(ws, b, h, n, width, p, scale);
+                double[][] a = attention(ws, b * n * width + h * p, b * n * width + h * p, width, n, p, scale);
                 for (int i = 0; i < n; i++) {
                     for (int c = 0; c < p; c++) {
                         double sum = 0;
@@ -44,7 +44,7 @@ final class ReferenceFusedOps extends FusedOps {
         float[] ws = ref.toArray(w), dos = ref.toArray(dout), g = ref.data("mssaBackward", dw);
         for (int b = 0; b < batch; b++) {
             for (int h = 0; h < heads; h++) {
-                double[][] a = attention(ws, b, h, n, width, p, scale);
+                double[][] a = attention(ws, b * n * width + h * p, b * n * width + h * p, width, n, p, scale);
                 int base = b * n * width + h * p;
                 double[][] ds = new double[n][n];
                 for (int i = 0; i < n; i++) {
@@ -68,15 +68,77 @@ final class ReferenceFusedOps extends FusedOps {
         }
     }
 
-    /** softmax(scale · W_h W_hᵀ) of one (batch, head), in double. */
-    private static double[][] attention(float[] w, int b, int h, int n, int width, int p, float scale) {
-        int base = b * n * width + h * p;
+    @Override
+    public void mhsaForward(Tensor qkv, int heads, float scale, Tensor out, Tensor attn) {
+        int p = OpChecks.mhsa(ref, "mhsaForward", qkv, heads, scale, null, out, attn);
+        int batch = qkv.dim(0), n = qkv.dim(1), width = heads * p, stride = 3 * width;
+        float[] x = ref.toArray(qkv), o = ref.data("mhsaForward", out);
+        float[] at = attn == null ? null : ref.data("mhsaForward", attn);
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                int q = b * n * stride + h * p, v = q + 2 * width;
+                double[][] a = attention(x, q, q + width, stride, n, p, scale);
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < p; c++) {
+                        double sum = 0;
+                        for (int j = 0; j < n; j++) sum += a[i][j] * x[v + j * stride + c];
+                        o[(int) out.offset() + (b * n + i) * width + h * p + c] = (float) sum;
+                    }
+                    if (at != null) {
+                        int row = (int) attn.offset() + ((b * heads + h) * n + i) * n;
+                        for (int j = 0; j < n; j++) at[row + j] = (float) a[i][j];
+                    }
+                }
+            }
+        }
+    }
+
+    /** The oracle always recomputes A in double. */
+    @Override
+    public void mhsaBackward(Tensor qkv, Tensor attn, Tensor dout, int heads, float scale, Tensor dqkv) {
+        int p = OpChecks.mhsa(ref, "mhsaBackward", qkv, heads, scale, dout, dqkv, attn);
+        int batch = qkv.dim(0), n = qkv.dim(1), width = heads * p, stride = 3 * width;
+        float[] x = ref.toArray(qkv), dos = ref.toArray(dout), g = ref.data("mhsaBackward", dqkv);
+        int go = (int) dqkv.offset();
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                int q = b * n * stride + h * p, k = q + width, v = q + 2 * width, d = b * n * width + h * p;
+                double[][] a = attention(x, q, k, stride, n, p, scale);
+                double[][] ds = new double[n][n];
+                for (int i = 0; i < n; i++) {
+                    double[] da = new double[n];
+                    double dot = 0;
+                    for (int j = 0; j < n; j++) {
+                        for (int c = 0; c < p; c++) da[j] += (double) dos[d + i * width + c] * x[v + j * stride + c];
+                        dot += da[j] * a[i][j];
+                    }
+                    for (int j = 0; j < n; j++) ds[i][j] = a[i][j] * (da[j] - dot);
+                }
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < p; c++) {
+                        double dq = 0, dk = 0, dv = 0;
+                        for (int j = 0; j < n; j++) {
+                            dq += ds[i][j] * x[k + j * stride + c];
+                            dk += ds[j][i] * x[q + j * stride + c];
+                            dv += a[j][i] * dos[d + j * width + c];
+                        }
+                        g[go + q + i * stride + c] = (float) (scale * dq);
+                        g[go + k + i * stride + c] = (float) (scale * dk);
+                        g[go + v + i * stride + c] = (float) dv;
+                    }
+                }
+            }
+        }
+    }
+
+    /** softmax(scale · Q Kᵀ) of one (batch, head) in double, Q and K [n, p] at q and k with row stride {@code stride}. */
+    private static double[][] attention(float[] x, int q, int k, int stride, int n, int p, float scale) {
         double[][] a = new double[n][n];
         for (int i = 0; i < n; i++) {
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < n; j++) {
                 double dot = 0;
-                for (int c = 0; c < p; c++) dot += (double) w[base + i * width + c] * w[base + j * width + c];
+                for (int c = 0; c < p; c++) dot += (double) x[q + i * stride + c] * x[k + j * stride + c];
                 a[i][j] = scale * dot;
                 max = Math.max(max, a[i][j]);
             }

@@ -1297,6 +1297,66 @@ public abstract class BackendContractTest {
         }
     }
 
+    @ParameterizedTest(name = "B={0} N={1} H={2} p={3}")
+    @MethodSource("mssaCases")
+    void mhsaForwardMatchesOracle(int batch, int n, int heads, int p) {
+        SplittableRandom r = rng("mhsaForward", batch, n, heads, p);
+        float scale = (float) (1 / Math.sqrt(p));
+        float[] xd = normal(r, batch * n * 3 * heads * p, 1.5);
+        for (Pair qkv : List.of(pair(xd, batch, n, 3 * heads * p), stridedPair(xd, batch, n, 3 * heads * p))) {
+            for (boolean keep : BOOLS) {
+                Pair out = nans(batch, n, heads * p), attn = keep ? nans(batch, heads, n, n) : null;
+                b().fused().mhsaForward(qkv.mine(), heads, scale, out.mine(), keep ? attn.mine() : null);
+                oracle.fused().mhsaForward(qkv.ref(), heads, scale, out.ref(), keep ? attn.ref() : null);
+                String what = "mhsaForward qkv" + s(qkv.shape()) + " strides " + s(qkv.mine().strides()) + " heads "
+                        + heads + (keep ? " keeping A" : "");
+                float[] expected = oracle.toArray(out.ref());
+                assertPairClose(what + " out", out, fusedAtol(n + p, expected), GEMM_RTOL);
+                if (keep) assertPairClose(what + " attn", attn, fusedAtol(p + n, oracle.toArray(attn.ref())), GEMM_RTOL);
+            }
+        }
+    }
+
+    /** Queries, keys and values each get their own gradient: a term written to the wrong third fails here. */
+    @ParameterizedTest(name = "B={0} N={1} H={2} p={3}")
+    @MethodSource("mssaCases")
+    void mhsaBackwardMatchesOracle(int batch, int n, int heads, int p) {
+        SplittableRandom r = rng("mhsaBackward", batch, n, heads, p);
+        float scale = (float) (1 / Math.sqrt(p));
+        int[] shape = {batch, n, 3 * heads * p}, outShape = {batch, n, heads * p};
+        float[] xd = normal(r, size(shape), 1.5), dod = normal(r, size(outShape), 1);
+        Pair ref = nans(shape);
+        oracle.fused().mhsaBackward(oracle.fromArray(xd, shape), null, oracle.fromArray(dod, outShape), heads, scale,
+                ref.ref());
+        float[] expected = oracle.toArray(ref.ref());
+        for (boolean saved : BOOLS) {
+            for (boolean strided : BOOLS) {
+                Pair qkv = strided ? stridedPair(xd, shape) : pair(xd, shape);
+                Pair dout = strided ? pair(dod, outShape) : stridedPair(dod, outShape);
+                Tensor attn = null;
+                if (saved) {
+                    attn = b().empty(batch, heads, n, n);
+                    b().fused().mhsaForward(qkv.mine(), heads, scale, b().empty(outShape), attn);
+                }
+                Pair dqkv = nans(shape);
+                b().fused().mhsaBackward(qkv.mine(), attn, dout.mine(), heads, scale, dqkv.mine());
+                assertClose("mhsaBackward qkv" + s(shape) + " heads " + heads + (saved ? " saved A" : " recomputed A")
+                                + (strided ? " strided qkv" : " strided dout"), shape, expected,
+                        b().toArray(dqkv.mine()), fusedAtol(2 * n + p, expected), GEMM_RTOL);
+            }
+        }
+    }
+
+    @Test
+    void mhsaRefusesWidthsThatDoNotSplitIntoThreeParts() {
+        Tensor qkv = b().empty(1, 3, 8), out = b().empty(1, 3, 4);
+        var e = assertThrows(IllegalArgumentException.class, () -> b().fused().mhsaForward(qkv, 2, 1f, out, null));
+        assertTrue(e.getMessage().contains("width 8") && e.getMessage().contains("2 heads"), e.getMessage());
+        Tensor good = b().empty(1, 3, 12), wrongOut = b().empty(1, 3, 12);
+        e = assertThrows(IllegalArgumentException.class, () -> b().fused().mhsaForward(good, 2, 1f, wrongOut, null));
+        assertTrue(e.getMessage().contains("output"), e.getMessage());
+    }
+
     /** Dictionary entries like the official kaiming-uniform init (std √(2/d)), x about unit size. */
     private float[][] istaInputs(String op, int d, int rows) {
         SplittableRandom r = rng(op, d, rows);

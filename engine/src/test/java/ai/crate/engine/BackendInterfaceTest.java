@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  */
 class BackendInterfaceTest {
     private static final Pattern LAYER_OR_OPTIMIZER =
-            Pattern.compile("(?i).*(mssa|ista|attention|adam|lion|sgd|step|sumOfSquares|scaleAll).*");
+            Pattern.compile("(?i).*(mssa|mhsa|ista|attention|adam|lion|sgd|step|sumOfSquares|scaleAll).*");
 
     @Test
     void backendDeclaresNoLayerOrOptimizerOp() {
@@ -34,7 +34,7 @@ class BackendInterfaceTest {
             if (Modifier.isPublic(m.getModifiers()) && !m.getName().equals("backend")) fused.add(m.getName());
             assertTrue(!Modifier.isAbstract(m.getModifiers()), m.getName() + " has no composed default");
         }
-        assertEquals(new TreeSet<>(List.of("mssaForward", "mssaBackward", "istaForward", "istaBackward",
+        assertEquals(new TreeSet<>(List.of("mssaForward", "mssaBackward", "mhsaForward", "mhsaBackward", "istaForward", "istaBackward",
                 "sumOfSquaresInto", "scaleAll", "adamWStep", "adamWSteps", "lionStep", "lionSteps", "sgdStep",
                 "sgdSteps")), fused);
     }

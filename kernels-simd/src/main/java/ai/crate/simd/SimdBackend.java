@@ -29,7 +29,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
         this.gemm = new SimdGemm(parallel);
         this.elementwise = new SimdElementwise(parallel);
         this.rows = new SimdRows(parallel);
-        this.fused = new SimdFusedOps(this, new SimdMssa(parallel, gemm));
+        this.fused = new SimdFusedOps(this, new SimdAttention(parallel, gemm));
     }
 
     @Override
