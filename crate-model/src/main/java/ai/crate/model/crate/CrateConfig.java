@@ -34,7 +34,9 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
         if (dim % heads != 0) {
             throw new IllegalArgumentException("dim " + dim + " does not split into " + heads + " heads");
         }
-        if (pool == null) throw new IllegalArgumentException("pool must be given (cls or mean)");
+        if (pool == null || pool == Pool.AVG) {
+            throw new IllegalArgumentException("CRATE pools by 'cls' or 'mean' (as the official code), got " + pool);
+        }
         if (!Float.isFinite(eta) || !Float.isFinite(lambda)) {
             throw new IllegalArgumentException("eta and lambda must be finite, got " + eta + ", " + lambda);
         }

@@ -46,6 +46,9 @@ public final class Ista extends FeatureMap {
     }
 
     @Override
+    public boolean isSparseCode() { return true; }
+
+    @Override
     protected void onWeightsChanged() {
         if (inferenceMatrix != null) inferenceMatrix.backend().release(inferenceMatrix);
         inferenceMatrix = null;

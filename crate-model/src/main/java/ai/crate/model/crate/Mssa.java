@@ -8,6 +8,7 @@ import ai.crate.model.nn.LayerNorm;
 import ai.crate.model.nn.Linear;
 import ai.crate.model.nn.Taps;
 import ai.crate.model.nn.TokenMixer;
+import java.util.List;
 
 /**
  * Multi-head subspace self-attention with its pre-norm, as the official {@code PreNorm(Attention)} layer's branch:
@@ -30,6 +31,10 @@ public final class Mssa extends TokenMixer {
     }
 
     public int heads() { return heads; }
+
+    /** The head features are W = LN(Z)·Uᵀ, queries, keys and values at once. */
+    @Override
+    public List<String> headFeatureParts() { return List.of("w"); }
 
     @Override
     public Variable forward(Variable z, Taps taps) {

@@ -5,6 +5,7 @@ import ai.crate.model.crate.CrateArchitecture;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import ai.crate.model.mae.CrateMaeArchitecture;
+import ai.crate.model.vit.VitArchitecture;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,7 +20,8 @@ import java.util.Set;
 public final class Architectures {
     private Architectures() {}
 
-    private static final List<Architecture<?>> ALL = List.of(CrateArchitecture.INSTANCE, CrateMaeArchitecture.INSTANCE);
+    private static final List<Architecture<?>> ALL = List.of(CrateArchitecture.INSTANCE, CrateMaeArchitecture.INSTANCE,
+            VitArchitecture.INSTANCE);
 
     private static final Map<String, ModelConfig> PRESETS = presets();
 
@@ -66,7 +68,7 @@ public final class Architectures {
         return out;
     }
 
-    /** The preset this configuration equals, if any. */
+    /** The preset this configuration equals, if any (the first name, where two name one configuration). */
     public static String presetName(ModelConfig config) {
         for (var e : PRESETS.entrySet()) if (e.getValue().equals(config)) return e.getKey();
         return null;

@@ -2,15 +2,12 @@ package ai.crate.model.mae;
 
 import ai.crate.engine.Backend;
 import ai.crate.model.family.Architecture;
+import ai.crate.model.family.ConfigReader;
 import ai.crate.model.family.LoadOptions;
 import ai.crate.model.io.CheckpointException;
-import ai.crate.model.io.StoredTensor;
 import ai.crate.model.io.TensorFile;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -63,48 +60,19 @@ public final class CrateMaeArchitecture implements Architecture<CrateMaeConfig> 
 
     @Override
     public CrateMaeConfig configFrom(TensorFile f, LoadOptions options) throws CheckpointException {
-        String file = f.source().getFileName().toString();
-        Map<String, String> meta = f.metadata();
-        int[] w = shape(f, "patch_embed.proj.weight", 4);           // [d, C, p, p]
-        int[] pos = shape(f, "pos_embed", 3);                       // [1, L + 1, d]
-        int grid = (int) Math.round(Math.sqrt(pos[1] - 1));
-        if (grid * grid != pos[1] - 1) {
-            throw new CheckpointException(file + ": tensor 'pos_embed': " + pos[1] + " positions is not 1 + a square");
-        }
-        TreeSet<Integer> blocks = new TreeSet<>();
-        for (String k : f.tensors().keySet()) {
-            Matcher m = BLOCK.matcher(k);
-            if (m.matches()) blocks.add(Integer.parseInt(m.group(1)));
-        }
-        if (blocks.isEmpty() || blocks.first() != 0 || blocks.last() != blocks.size() - 1) {
-            throw new CheckpointException(file + ": keys 'blocks.<i>' should number 0..depth-1, found " + blocks);
-        }
-        Integer h = options.heads() != null ? options.heads()
-                : meta.containsKey("heads") ? Integer.valueOf(meta.get("heads")) : null;
-        if (h == null) {
-            throw new CheckpointException(file + ": the number of attention heads is not in the file's metadata; give it"
-                    + " (--heads N)");
-        }
-        if (h < 1 || w[0] % h != 0) throw new CheckpointException(file + ": dim " + w[0] + " does not split into " + h + " heads");
+        ConfigReader r = new ConfigReader(f, "CRATE-MAE");
+        int[] w = r.shape("patch_embed.proj.weight", 4);           // [d, C, p, p]
+        int grid = r.gridOf("pos_embed", r.shape("pos_embed", 3)[1]);   // [1, L + 1, d]
+        int depth = r.layers(BLOCK, "blocks.<i>");
+        int heads = r.heads(options, w[0]);
         try {
-            return new CrateMaeConfig(grid * w[2], w[1], w[2], w[0], blocks.size(), h,
-                    options.eta() != null ? options.eta() : Float.parseFloat(meta.getOrDefault("eta", "0.1")),
-                    options.lambda() != null ? options.lambda() : Float.parseFloat(meta.getOrDefault("lambda", "0.5")),
-                    Boolean.parseBoolean(meta.getOrDefault("norm_pix_loss", "false")),
-                    Float.parseFloat(meta.getOrDefault("mask_ratio", "0.75")));
+            return new CrateMaeConfig(grid * w[2], w[1], w[2], w[0], depth, heads,
+                    options.eta() != null ? options.eta() : r.metaFloat("eta", 0.1f),
+                    options.lambda() != null ? options.lambda() : r.metaFloat("lambda", 0.5f),
+                    Boolean.parseBoolean(f.metadata().getOrDefault("norm_pix_loss", "false")),
+                    r.metaFloat("mask_ratio", 0.75f));
         } catch (IllegalArgumentException e) {
-            throw new CheckpointException(file + ": " + e.getMessage(), e);
+            throw r.invalid(e);
         }
-    }
-
-    private static int[] shape(TensorFile f, String key, int rank) throws CheckpointException {
-        StoredTensor t = f.tensors().get(key);
-        String file = f.source().getFileName().toString();
-        if (t == null) throw new CheckpointException(file + ": missing tensor '" + key + "', which every CRATE-MAE has");
-        if (t.rank() != rank) {
-            throw new CheckpointException(file + ": tensor '" + key + "' has shape " + Arrays.toString(t.shape())
-                    + ", expected rank " + rank);
-        }
-        return t.shape();
     }
 }

@@ -4,7 +4,7 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 
 /**
- * Pooling (the CLS row or the mean over tokens), a LayerNorm and a linear layer to the class logits, under the
+ * Pooling ({@link Pool}: the CLS row, the mean of all rows, or the mean of the patch rows), a LayerNorm and a linear layer to the class logits, under the
  * architecture's names for the two layers.
  */
 public final class ClassifierHead extends Module {
@@ -22,8 +22,17 @@ public final class ClassifierHead extends Module {
 
     /** Logits [B, classes] from the final tokens [B, N, d]. */
     public Variable forward(Variable tokens) {
-        int b = tokens.shape()[0], d = tokens.shape()[2];
-        Variable row = pool == Pool.CLS ? F.slice(tokens, 1, 0, 1) : F.mean(tokens, 1, false);
+        int b = tokens.shape()[0], n = tokens.shape()[1], d = tokens.shape()[2];
+        Variable row = switch (pool) {
+            case CLS -> F.slice(tokens, 1, 0, 1);
+            case MEAN -> F.mean(tokens, 1, false);
+            case AVG -> {
+                Variable patches = F.slice(tokens, 1, 1, n);
+                Variable mean = F.mean(patches, 1, false);
+                patches.discard();
+                yield mean;
+            }
+        };
         Variable normed = norm.forward(F.reshape(row, b, d));
         row.discard();
         Variable logits = linear.forward(normed);

@@ -9,4 +9,7 @@ import ai.crate.autograd.Variable;
 public abstract class FeatureMap extends Module {
     /** The branch output, a tensor of its own. */
     public abstract Variable forward(Variable tokens);
+
+    /** Whether the output is a sparse code (ISTA-type: ReLU of a proximal step), whose share of zeros means something. */
+    public boolean isSparseCode() { return false; }
 }

@@ -20,6 +20,9 @@ public final class Positions extends Module {
         return new Positions(name, init.normal(1, tokens, dim), true);
     }
 
+    /** A learned [1, tokens, d] table starting from {@code initial} (e.g. timm's trunc_normal(0.02)). */
+    public static Positions learned(String name, Tensor initial) { return new Positions(name, initial, true); }
+
     /** A fixed table [1, tokens, d]. */
     public static Positions fixed(String name, Tensor table) { return new Positions(name, table, false); }
 

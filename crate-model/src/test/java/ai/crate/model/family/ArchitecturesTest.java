@@ -8,6 +8,8 @@ import ai.crate.engine.Backend;
 import ai.crate.engine.ReferenceBackend;
 import ai.crate.model.crate.CrateConfig;
 import ai.crate.model.mae.CrateMaeConfig;
+import ai.crate.model.nn.Pool;
+import ai.crate.model.vit.VitConfig;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -18,13 +20,14 @@ class ArchitecturesTest {
 
     @Test
     void everyArchitectureIsFoundByNameAndItsConfigsByArchitecture() {
-        assertEquals(List.of("crate", "crate-mae"), Architectures.names());
+        assertEquals(List.of("crate", "crate-mae", "vit"), Architectures.names());
         for (Architecture<?> a : Architectures.all()) {
             assertEquals(a, Architectures.get(a.name()));
             a.presets().forEach((name, c) -> {
                 assertEquals(a.name(), c.architecture(), name);
                 assertEquals(c, Architectures.preset(name));
-                assertEquals(name, Architectures.presetName(c));
+                // a config held by two names (vit-crate-tiny is vit-small) is known by the first
+                assertEquals(c, Architectures.preset(Architectures.presetName(c)), name);
                 assertEquals(a.name(), c.toMetadata().get("format"));
             });
         }
@@ -38,7 +41,9 @@ class ArchitecturesTest {
     void parameterCountsMatchTheBuiltModels() {
         List<ModelConfig> configs = List.of(CrateConfig.preset("fmnist-small"), CrateConfig.preset("cifar-tiny"),
                 new CrateMaeConfig(28, 1, 4, 64, 3, 4, 0.1f, 0.5f, false, 0.75f),
-                new CrateMaeConfig(32, 3, 8, 48, 2, 3, 0.1f, 0.5f, true, 0.5f));
+                new CrateMaeConfig(32, 3, 8, 48, 2, 3, 0.1f, 0.5f, true, 0.5f), VitConfig.preset("vit-fmnist-small"),
+                VitConfig.preset("vit-cifar-tiny").withPool(Pool.AVG),
+                new VitConfig(20, 2, 5, 24, 2, 4, 40, 3, Pool.CLS));
         for (ModelConfig c : configs) {
             Model m = Architectures.create(c, be, 0);
             assertEquals(m.parameterCount(), Architectures.parameterCount(c), c.toString());
@@ -50,5 +55,22 @@ class ArchitecturesTest {
     void classifierPresetsAreTheClassifiers() {
         assertTrue(Architectures.presetNames(ClassifierConfig.class).containsAll(List.of("fmnist-small", "crate-tiny")));
         assertEquals(Map.of(), Architectures.get("crate-mae").presets());
+    }
+
+    /** timm's published sizes (vit_tiny 5.7 M, small 22.1 M, base 86.6 M, large 304.3 M) and the twins' shapes. */
+    @Test
+    void vitPresetsAreTimmsAndTheTwinsMatchTheirCrate() {
+        assertEquals(5_717_416L, Architectures.parameterCount(Architectures.preset("vit-tiny")));
+        assertEquals(22_050_664L, Architectures.parameterCount(Architectures.preset("vit-small")));
+        assertEquals(86_567_656L, Architectures.parameterCount(Architectures.preset("vit-base")));
+        assertEquals(304_326_632L, Architectures.parameterCount(Architectures.preset("vit-large")));
+        assertEquals(Architectures.preset("vit-small"), Architectures.preset("vit-crate-tiny"), "CRATE-T's shape is ViT-S's");
+        assertEquals("fmnist-small", Architectures.presetName(Architectures.preset("fmnist-small")));
+        for (String crate : List.of("fmnist-small", "cifar-tiny", "crate-tiny")) {
+            ClassifierConfig c = Architectures.classifierPreset(crate), v = Architectures.classifierPreset("vit-" + crate);
+            assertEquals(List.of(c.imageSize(), c.channels(), c.patchSize(), c.dim(), c.depth(), c.heads(), c.numClasses()),
+                    List.of(v.imageSize(), v.channels(), v.patchSize(), v.dim(), v.depth(), v.heads(), v.numClasses()),
+                    crate + " and its ViT twin");
+        }
     }
 }
