@@ -42,8 +42,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Preset: ${COMPLETION-CANDIDATES}", completionCandidates = InfoCommand.Presets.class)
     String config;
 
-    @Option(names = "--batch", paramLabel = "B", description = "Images per step (default: 128 fmnist-small, "
-            + "64 cifar-tiny, 16 crate-tiny, else 32).")
+    @Option(names = "--batch", paramLabel = "B", description = "Images per step (default: 128 fmnist-small and its ViT twin, "
+            + "64 cifar-tiny, 16 crate-tiny (likewise), else 32).")
     Integer batch;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
@@ -63,9 +63,9 @@ final class BenchCommand implements Callable<Integer> {
 
     static int defaultBatch(String preset) {
         return switch (preset) {
-            case "fmnist-small" -> 128;
-            case "cifar-tiny" -> 64;
-            case "crate-tiny" -> 16;
+            case "fmnist-small", "vit-fmnist-small" -> 128;
+            case "cifar-tiny", "vit-cifar-tiny" -> 64;
+            case "crate-tiny", "vit-crate-tiny" -> 16;
             default -> 32;
         };
     }

@@ -18,7 +18,7 @@ final class CheckpointOptions {
     @Option(names = "--heads", paramLabel = "N", description = "Attention heads, when the file's metadata lacks them.")
     Integer heads;
 
-    @Option(names = "--pool", paramLabel = "cls|mean", description = "Pooling, when the file's metadata lacks it (default cls).")
+    @Option(names = "--pool", paramLabel = "cls|mean|avg", description = "Pooling, when the file's metadata lacks it (default: CRATE cls; ViT by its final norm).")
     String pool;
 
     LoadOptions options() {

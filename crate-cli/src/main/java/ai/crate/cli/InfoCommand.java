@@ -40,7 +40,7 @@ final class InfoCommand implements Callable<Integer> {
     @Option(names = "--heads", paramLabel = "N", description = "Attention heads, when the file's metadata lacks them.")
     Integer heads;
 
-    @Option(names = "--pool", paramLabel = "cls|mean", description = "Pooling, when the file's metadata lacks it.")
+    @Option(names = "--pool", paramLabel = "cls|mean|avg", description = "Pooling, when the file's metadata lacks it.")
     String pool;
 
     @Option(names = "--json", description = "One JSON object instead of text.")

@@ -18,6 +18,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,9 +46,13 @@ class CrateCliTest {
         return new Run(code, out.toString(), err.toString());
     }
 
+    static final Path VIT_FIXTURES = Path.of("../crate-model/src/test/resources/vit");
+
     /** Splits a fixture into a model checkpoint (parameters only) and an input file (images, labels). */
-    private Path[] split(String name) throws Exception {
-        TensorFile f = SafeTensors.read(FIXTURES.resolve(name + ".safetensors"));
+    private Path[] split(String name) throws Exception { return split(FIXTURES, name); }
+
+    private Path[] split(Path folder, String name) throws Exception {
+        TensorFile f = SafeTensors.read(folder.resolve(name + ".safetensors"));
         Map<String, StoredTensor> params = new LinkedHashMap<>(), input = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> {
             if (k.equals("images") || k.equals("labels")) input.put(k, v);
@@ -63,23 +68,38 @@ class CrateCliTest {
     void forwardWithGradsReproducesPyTorch() throws Exception {
         for (String name : new String[] {"parity_a", "parity_b"}) {
             Path[] files = split(name);
-            Path out = dir.resolve(name + "-out.safetensors");
-            Run r = run("forward", "--checkpoint", files[0].toString(), "--input", files[1].toString(), "--output",
-                    out.toString(), "--grads", "--backend", "simd");
-            assertEquals(0, r.code(), r.err());
-            TensorFile got = SafeTensors.read(out), want = SafeTensors.read(FIXTURES.resolve(name + ".safetensors"));
-            BackendContractTest.assertClose(name + " logits", want.tensors().get("logits").floats(),
-                    got.tensors().get("logits").floats(), 1e-4, 0);
-            assertEquals(want.tensors().get("loss").floats()[0], got.tensors().get("loss").floats()[0], 1e-5);
-            long grads = want.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count();
-            assertEquals(grads, got.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count());
-            for (String k : want.tensors().keySet()) {
-                if (!k.startsWith("grad.")) continue;
-                float[] w = want.tensors().get(k).floats(), g = got.tensors().get(k).floats();
-                double diff = 0, norm = 0;
-                for (int i = 0; i < w.length; i++) { diff += Math.pow(g[i] - w[i], 2); norm += w[i] * w[i]; }
-                assertTrue(Math.sqrt(diff / norm) <= 1e-3, name + " " + k);
-            }
+            assertForwardWithGrads(FIXTURES.resolve(name + ".safetensors"), name, files[1], files[0].toString());
+        }
+    }
+
+    /** A timm-keyed ViT release file (DeiT layout: 'model', 'module.' prefixes), no metadata, the head count given. */
+    @Test
+    void forwardWithGradsOnATimmKeyedPthReproducesPyTorch() throws Exception {
+        assertForwardWithGrads(VIT_FIXTURES.resolve("vit_token.safetensors"), "vit_token",
+                split(VIT_FIXTURES, "vit_token")[1], VIT_FIXTURES.resolve("vit_token.pth").toString(), "--heads", "3");
+        assertForwardWithGrads(VIT_FIXTURES.resolve("vit_avg.safetensors"), "vit_avg",
+                split(VIT_FIXTURES, "vit_avg")[1], VIT_FIXTURES.resolve("vit_avg.pth").toString(), "--heads", "4");
+    }
+
+    private void assertForwardWithGrads(Path fixture, String name, Path input, String... checkpoint) throws Exception {
+        Path out = dir.resolve(name + "-out.safetensors");
+        List<String> args = new ArrayList<>(List.of("forward", "--checkpoint"));
+        args.addAll(List.of(checkpoint));
+        args.addAll(List.of("--input", input.toString(), "--output", out.toString(), "--grads", "--backend", "simd"));
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        TensorFile got = SafeTensors.read(out), want = SafeTensors.read(fixture);
+        BackendContractTest.assertClose(name + " logits", want.tensors().get("logits").floats(),
+                got.tensors().get("logits").floats(), 1e-4, 0);
+        assertEquals(want.tensors().get("loss").floats()[0], got.tensors().get("loss").floats()[0], 1e-5);
+        long grads = want.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count();
+        assertEquals(grads, got.tensors().keySet().stream().filter(k -> k.startsWith("grad.")).count());
+        for (String k : want.tensors().keySet()) {
+            if (!k.startsWith("grad.")) continue;
+            float[] w = want.tensors().get(k).floats(), g = got.tensors().get(k).floats();
+            double diff = 0, norm = 0;
+            for (int i = 0; i < w.length; i++) { diff += Math.pow(g[i] - w[i], 2); norm += w[i] * w[i]; }
+            assertTrue(Math.sqrt(diff / norm) <= 1e-3, name + " " + k);
         }
     }
 

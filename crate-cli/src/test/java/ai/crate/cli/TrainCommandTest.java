@@ -1,6 +1,7 @@
 package ai.crate.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -14,6 +15,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** train, eval and predict end to end on a small Fashion-MNIST-shaped data set written by the test. */
@@ -49,13 +52,16 @@ class TrainCommandTest {
         }
     }
 
-    @Test
-    void trainEvalPredict() throws Exception {
+    /** Every command on a trained model of each architecture: CRATE and its ViT twin. */
+    @ParameterizedTest
+    @ValueSource(strings = {"fmnist-small", "vit-fmnist-small"})
+    void trainEvalPredict(String config) throws Exception {
+        boolean vit = config.startsWith("vit");
         Path data = dir.resolve("data"), out = dir.resolve("run");
         writeIdx(data, "train", 96, 1);
         writeIdx(data, "t10k", 40, 2);
-        CrateCliTest.Run train = CrateCliTest.run("train", "--data", data.toString(), "--epochs", "2", "--batch", "16",
-                "--out", out.toString(), "--backend", "simd");
+        CrateCliTest.Run train = CrateCliTest.run("train", "--config", config, "--data", data.toString(), "--epochs",
+                "2", "--batch", "16", "--out", out.toString(), "--backend", "simd");
         assertEquals(0, train.code(), train.err());
         assertTrue(train.out().contains("epoch 2/2"), train.out());
         List<String> metrics = Files.readAllLines(out.resolve("metrics.csv"));
@@ -77,9 +83,22 @@ class TrainCommandTest {
         assertEquals(0, measure.code(), measure.err());
         JsonObject m = JsonParser.parseString(measure.out()).getAsJsonObject();
         assertEquals(16, m.get("images").getAsInt());
-        assertEquals(6, m.getAsJsonArray("rc_mean").size(), "one value per layer of fmnist-small");
-        assertEquals(7, Files.readAllLines(measured.resolve("measure.csv")).size());
-        assertTrue(ImageIO.read(measured.resolve("measure.png").toFile()).getWidth() > 500, "two-panel PNG decodes");
+        List<String> csv = Files.readAllLines(measured.resolve("measure.csv"));
+        assertEquals(7, csv.size());
+        int width = ImageIO.read(measured.resolve("measure.png").toFile()).getWidth();
+        if (vit) {
+            for (String part : List.of("q", "k", "v")) {
+                assertEquals(6, m.getAsJsonArray("rc_mean_" + part).size(), "one value per layer for " + part);
+            }
+            assertFalse(m.has("sparsity_mean"), measure.out());
+            assertTrue(m.get("sparsity").getAsString().contains("no ISTA-type block"), measure.out());
+            assertEquals("layer,rc_mean_q,rc_std_q,rc_mean_k,rc_std_k,rc_mean_v,rc_std_v", csv.getFirst());
+            assertTrue(width == 500, "one panel: coding rates only");
+        } else {
+            assertEquals(6, m.getAsJsonArray("rc_mean").size(), "one value per layer of fmnist-small");
+            assertEquals(6, m.getAsJsonArray("sparsity_mean").size());
+            assertTrue(width > 500, "two-panel PNG decodes");
+        }
 
         CrateCliTest.Run segment = CrateCliTest.run("segment", "--checkpoint", out.resolve("best.safetensors").toString(),
                 "--data", data.toString(), "--eval", "--images", "30", "--json");
@@ -108,6 +127,12 @@ class TrainCommandTest {
         assertTrue(ImageIO.read(maps.resolve("item-L3-head6.png").toFile()).getHeight() == 224);
         assertTrue(ImageIO.read(maps.resolve("item-L3-pca.png").toFile()).getWidth() == 224);
         assertTrue(predict.out().startsWith(png.toString() + ":") && predict.out().contains("%"), predict.out());
+
+        CrateCliTest.Run info = CrateCliTest.run("info", "--checkpoint", out.resolve("best.safetensors").toString(),
+                "--json");
+        assertEquals(0, info.code(), info.err());
+        assertEquals(vit ? "vit" : "crate", JsonParser.parseString(info.out()).getAsJsonObject().get("architecture")
+                .getAsString(), info.out());
     }
 
     @Test

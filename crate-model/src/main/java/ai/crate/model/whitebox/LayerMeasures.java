@@ -1,13 +1,17 @@
 package ai.crate.model.whitebox;
 
 import ai.crate.engine.Tensor;
-import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.family.ClassifierConfig;
+import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.nn.Block;
+import java.util.List;
 
 /**
  * The two layer-wise measures of the white-box claims, as the official vis_utils define them: the coding rate R^c of
  * each layer's head features (compression: it should fall with depth) and the share of exact zeros in each layer's
- * ISTA output (sparsification: it should rise).
+ * ISTA output (sparsification: it should rise). For a model whose attention has untied queries, keys and values (ViT)
+ * the coding rate is measured on each of them; sparsity only where the block's feature map is a sparse code
+ * ({@link ai.crate.model.nn.FeatureMap#isSparseCode}), since the share of zeros of an MLP's output means nothing.
  */
 public final class LayerMeasures {
     /** ε of the coding rate, as the official code. */
@@ -15,31 +19,46 @@ public final class LayerMeasures {
 
     private LayerMeasures() {}
 
-    /** Per layer and image: the coding rate and the sparsity, [layers][images]. */
-    public record PerImage(double[][] codingRate, double[][] sparsity) {}
+    /**
+     * Per part of the head features ({@code parts}: "w" for MSSA's W, or "q", "k", "v"), layer and image the coding
+     * rate, [parts][layers][images]; per layer and image the sparsity, [layers][images], or null for a model without
+     * an ISTA-type block.
+     */
+    public record PerImage(List<String> parts, double[][][] codingRate, double[][] sparsity) {}
 
     /** Runs {@code images} [B, C, H, W] through the model's inference path and measures every layer. */
     public static PerImage of(ImageClassifier model, Tensor images) {
         ClassifierConfig c = model.config();
-        int b = images.dim(0);
-        double[][] rc = new double[c.depth()][b], sp = new double[c.depth()][b];
+        Block first = model.blocks().getFirst();
+        List<String> parts = first.mixer().headFeatureParts();
+        boolean sparse = first.featureMap().isSparseCode();
+        int b = images.dim(0), n = c.tokens(), d = c.dim(), stride = parts.size() * d;
+        double[][][] rc = new double[parts.size()][c.depth()][b];
+        double[][] sp = sparse ? new double[c.depth()][b] : null;
         model.inference().forward(images, false, (layer, w, z) -> {
-            float[] wv = w.toFloatArray(), zv = z.toFloatArray();
-            int per = c.tokens() * c.dim();
+            float[] wv = w.toFloatArray(), zv = sparse ? z.toFloatArray() : null;
             for (int i = 0; i < b; i++) {
-                rc[layer][i] = codingRate(wv, i * per, c.tokens(), c.dim(), c.heads());
-                sp[layer][i] = zeroFraction(zv, i * per, per);
+                for (int part = 0; part < parts.size(); part++) {
+                    rc[part][layer][i] = codingRate(wv, i * n * stride + part * d, stride, n, d, c.heads());
+                }
+                if (sparse) sp[layer][i] = zeroFraction(zv, i * n * d, n * d);
             }
         });
-        return new PerImage(rc, sp);
+        return new PerImage(parts, rc, sp);
+    }
+
+    /** As {@link #codingRate(float[], int, int, int, int, int)} for rows of exactly {@code width} floats. */
+    public static double codingRate(float[] w, int offset, int n, int width, int heads) {
+        return codingRate(w, offset, width, n, width, heads);
     }
 
     /**
-     * R^c = ½ Σ_k logdet(I_n + (p/(nε)) X_k X_kᵀ) for one image: the n token rows of its head features [n, K·p] split
-     * into K heads X_k [n, p], each row scaled to unit length. Computed as logdet(I_p + (p/(nε)) X_kᵀ X_k), equal by
-     * Sylvester's identity and p×p instead of n×n, with a Cholesky factorisation in double.
+     * R^c = ½ Σ_k logdet(I_n + (p/(nε)) X_k X_kᵀ) for one image: the n token rows of its head features [n, K·p]
+     * (row t at offset + t·rowStride) split into K heads X_k [n, p], each row scaled to unit length. Computed as
+     * logdet(I_p + (p/(nε)) X_kᵀ X_k), equal by Sylvester's identity and p×p instead of n×n, with a Cholesky
+     * factorisation in double.
      */
-    public static double codingRate(float[] w, int offset, int n, int width, int heads) {
+    public static double codingRate(float[] w, int offset, int rowStride, int n, int width, int heads) {
         int p = width / heads;
         double scale = p / (n * EPS), total = 0;
         double[] x = new double[n * p];
@@ -47,7 +66,7 @@ public final class LayerMeasures {
             for (int t = 0; t < n; t++) {
                 double norm = 0;
                 for (int j = 0; j < p; j++) {
-                    double v = w[offset + t * width + k * p + j];
+                    double v = w[offset + t * rowStride + k * p + j];
                     x[t * p + j] = v;
                     norm += v * v;
                 }

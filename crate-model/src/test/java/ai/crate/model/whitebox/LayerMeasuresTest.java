@@ -1,6 +1,7 @@
 package ai.crate.model.whitebox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.crate.engine.Backend;
@@ -8,6 +9,10 @@ import ai.crate.engine.ReferenceBackend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.crate.Crate;
 import ai.crate.model.crate.CrateConfig;
+import ai.crate.model.nn.Pool;
+import ai.crate.model.vit.Vit;
+import ai.crate.model.vit.VitConfig;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -75,13 +80,42 @@ class LayerMeasuresTest {
         Tensor images = be.empty(5, 1, 8, 8);
         be.randomUniform(images, 2, -1f, 1f);
         LayerMeasures.PerImage m = LayerMeasures.of(model, images);
-        assertEquals(3, m.codingRate().length);
-        assertEquals(5, m.codingRate()[0].length);
+        assertEquals(List.of("w"), m.parts());
+        assertEquals(3, m.codingRate()[0].length);
+        assertEquals(5, m.codingRate()[0][0].length);
         for (int l = 0; l < 3; l++) {
             for (int i = 0; i < 5; i++) {
-                assertTrue(m.codingRate()[l][i] > 0, "coding rate of a non-degenerate layer is positive");
+                assertTrue(m.codingRate()[0][l][i] > 0, "coding rate of a non-degenerate layer is positive");
                 assertTrue(m.sparsity()[l][i] > 0 && m.sparsity()[l][i] < 1, "ISTA's ReLU zeroes some entries, not all");
             }
         }
+    }
+
+    /**
+     * A ViT's queries, keys and values are measured apart, each equal to the coding rate of its own third of the
+     * qkv projection (recomputed here from the block's weights); no sparsity, since its MLP is no sparse code.
+     */
+    @Test
+    void measuresAViTsQueriesKeysAndValuesApartAndNoSparsity() {
+        Backend be = new ReferenceBackend();
+        VitConfig c = new VitConfig(8, 1, 4, 12, 2, 3, 24, 4, Pool.CLS);
+        Vit model = new Vit(c, be, 3);
+        Tensor images = be.empty(2, 1, 8, 8);
+        be.randomUniform(images, 4, -1f, 1f);
+        LayerMeasures.PerImage m = LayerMeasures.of(model, images);
+        assertEquals(List.of("q", "k", "v"), m.parts());
+        assertNull(m.sparsity());
+        float[][] qkv = new float[1][];
+        model.inference().forward(images, false, (layer, w, z) -> { if (layer == 0) qkv[0] = w.toFloatArray(); });
+        int n = c.tokens(), d = c.dim();
+        for (int part = 0; part < 3; part++) {
+            for (int i = 0; i < 2; i++) {
+                float[] own = new float[n * d];
+                for (int t = 0; t < n; t++) System.arraycopy(qkv[0], (i * n + t) * 3 * d + part * d, own, t * d, d);
+                assertEquals(LayerMeasures.codingRate(own, 0, n, d, c.heads()), m.codingRate()[part][0][i], 1e-9,
+                        "part " + part + " image " + i);
+            }
+        }
+        assertTrue(m.codingRate()[0][0][0] != m.codingRate()[2][0][0], "queries and values differ");
     }
 }
