@@ -1,4 +1,5 @@
-"""PyTorch peer of the Java CRATE benchmark: train-step and inference throughput on random data.
+"""PyTorch peer of the Java CRATE benchmark: train-step and inference throughput on random data, for the CRATE
+presets (crate_torch.py) and their ViT twins (vit_torch.py, timm's equations).
 
 Run with Debian's python (torch 1.13 linked against OpenBLAS), with the OpenBLAS tuning variables of this
 host removed so that OpenBLAS detects the CPU itself and runs at full speed:
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crate_torch as ct  # noqa: E402
+import vit_torch as vt  # noqa: E402
 
 
 def blas_info():
@@ -70,14 +72,15 @@ def timed_runs(fn, steps, runs, batch, device):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="fmnist-small", choices=sorted(ct.PRESETS))
+    ap.add_argument("--config", default="fmnist-small", choices=sorted(ct.PRESETS) + sorted(vt.PRESETS))
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps before each measurement")
     ap.add_argument("--runs", type=int, default=5, help="timed runs; the median is reported")
     ap.add_argument("--steps", type=int, default=3, help="steps per timed run")
-    ap.add_argument("--pool", default="cls", choices=["cls", "mean"])
+    ap.add_argument("--pool", default=None, choices=["cls", "mean", "token", "avg"],
+                    help="CRATE: cls (default) or mean; ViT: token (default) or avg")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-train", action="store_true", help="measure inference only")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -88,6 +91,10 @@ def main():
             print(f"warning: {var}={os.environ[var]} is set; OpenBLAS may run below full speed "
                   f"(run under 'env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE')", file=sys.stderr)
 
+    blas = blas_info()
+    if "openblas" not in blas and "mkl" not in blas:
+        print(f"warning: torch runs on {blas}, the reference BLAS (about 10x slower); install libopenblas0-pthread "
+              f"for a fair peer", file=sys.stderr)
     torch.set_num_threads(args.threads)
     try:
         torch.set_num_interop_threads(args.threads)
@@ -98,8 +105,12 @@ def main():
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
 
-    cfg = ct.PRESETS[args.config]
-    model = ct.build_preset(args.config, pool=args.pool).to(device)
+    if args.config in vt.PRESETS:
+        cfg = vt.PRESETS[args.config]
+        model = vt.build_preset(args.config, pool=args.pool or "token").to(device)
+    else:
+        cfg = ct.PRESETS[args.config]
+        model = ct.build_preset(args.config, pool=args.pool or "cls").to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
     images = torch.randn(args.batch, cfg["channels"], cfg["image_size"], cfg["image_size"], device=device)
     labels = torch.randint(0, cfg["num_classes"], (args.batch,), device=device)
@@ -144,7 +155,7 @@ def main():
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result.update({
         "torch_version": torch.__version__,
-        "blas": blas_info(),
+        "blas": blas,
         "params": sum(p.numel() for p in model.parameters()),
         "warmup": args.warmup,
         "runs": args.runs,

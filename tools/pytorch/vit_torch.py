@@ -21,6 +21,20 @@ from torch import nn
 
 EPS = 1e-6
 
+PRESETS = {
+    # the ViT twins of crate_torch.PRESETS (same image, channels, patch, width, depth, heads) and timm's sizes
+    "vit-fmnist-small": dict(image_size=28, channels=1, patch_size=4, dim=192, heads=6, depth=6, num_classes=10),
+    "vit-cifar-tiny": dict(image_size=32, channels=3, patch_size=4, dim=384, heads=6, depth=12, num_classes=10),
+    "vit-crate-tiny": dict(image_size=224, channels=3, patch_size=16, dim=384, heads=6, depth=12, num_classes=1000),
+    "vit-tiny": dict(image_size=224, channels=3, patch_size=16, dim=192, heads=3, depth=12, num_classes=1000),
+    "vit-small": dict(image_size=224, channels=3, patch_size=16, dim=384, heads=6, depth=12, num_classes=1000),
+    "vit-base": dict(image_size=224, channels=3, patch_size=16, dim=768, heads=12, depth=12, num_classes=1000),
+}
+
+
+def build_preset(name, pool="token"):
+    return VisionTransformer(pool=pool, **PRESETS[name])
+
 
 class PatchEmbed(nn.Module):
     def __init__(self, channels, patch_size, dim):
