@@ -42,8 +42,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Preset: ${COMPLETION-CANDIDATES}", completionCandidates = InfoCommand.Presets.class)
     String config;
 
-    @Option(names = "--batch", paramLabel = "B", description = "Images per step (default: 128 fmnist-small and its ViT twin, "
-            + "64 cifar-tiny, 16 crate-tiny (likewise), else 32).")
+    @Option(names = "--batch", paramLabel = "B", description = "Images per step (default by image size: 128 at 28 px (fmnist-small and "
+            + "its twin), 64 at 32 px (cifar-tiny...), 16 at 224 px, else 32).")
     Integer batch;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
@@ -61,11 +61,12 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backendOptions;
 
-    static int defaultBatch(String preset) {
-        return switch (preset) {
-            case "fmnist-small", "vit-fmnist-small" -> 128;
-            case "cifar-tiny", "vit-cifar-tiny" -> 64;
-            case "crate-tiny", "vit-crate-tiny" -> 16;
+    /** By image size, so a preset and its twins share it: 128 for 28 px, 64 for 32 px, 16 for 224 px, else 32. */
+    static int defaultBatch(ClassifierConfig c) {
+        return switch (c.imageSize()) {
+            case 28 -> 128;
+            case 32 -> 64;
+            case 224 -> 16;
             default -> 32;
         };
     }
@@ -76,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
         OptionChecks.atLeast("--runs", runs, 1);
         OptionChecks.atLeast("--steps", steps, 1);
         ClassifierConfig c = Architectures.classifierPreset(config);
-        int b = batch != null ? batch : defaultBatch(config);
+        int b = batch != null ? batch : defaultBatch(c);
         OptionChecks.atLeast("--batch", b, 1);
         Backend be = backendOptions.resolve();
         ImageClassifier model = Architectures.createClassifier(c, be, 0);
