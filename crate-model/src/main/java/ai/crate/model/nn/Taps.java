@@ -14,7 +14,10 @@ public final class Taps {
     /** Sees each layer's head features and output; they are handed back right after the call, so copy what you keep. */
     @FunctionalInterface
     public interface LayerProbe {
-        /** Layer {@code layer}: its head features (e.g. W = LN₁(Z)·Uᵀ, [B, N, d]) and its output [B, N, d]. */
+        /**
+         * Layer {@code layer}: its head features ([B, N, parts·d], the mixer's {@link TokenMixer#headFeatureParts}
+         * side by side: MSSA's W = LN₁(Z)·Uᵀ, or an attention's q | k | v) and its output [B, N, d].
+         */
         void layer(int layer, Tensor headFeatures, Tensor output);
     }
 
