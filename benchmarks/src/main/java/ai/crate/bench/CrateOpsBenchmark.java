@@ -1,6 +1,7 @@
 package ai.crate.bench;
 
 import ai.crate.engine.Backend;
+import ai.crate.engine.FusedOps;
 import ai.crate.engine.ReferenceBackend;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
@@ -27,7 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Read the secondary score {@code gflops} (GFLOP/s over the matrix products each op performs: MSSA forward
  * 4·B·N²·d, its backward 6·B·N²·d with the attention kept and 8·B·N²·d when recomputed; ISTA forward 4·B·N·d², its
  * backward 8·B·N·d², the inference form 2·B·N·d²). The {@code ...Keep}/{@code ...Recompute} pair is the measurement
- * behind keeping the attention matrix for the backward.
+ * behind keeping the attention matrix for the backward. The {@code mhsa...} methods are ViT's untied attention at the
+ * same shapes (same GEMM FLOPs as MSSA's, the backward 8·B·N²·d with A kept), the backend's fused kernel against
+ * {@code ...Composed}: {@link FusedOps}' batched GEMMs on the same backend's primitives.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -49,7 +52,8 @@ public class CrateOpsBenchmark {
     private Backend be;
     private int heads;
     private float scale;
-    private Tensor w, mssaOut, attn, mssaGrad, dw;
+    private Tensor w, mssaOut, attn, mssaGrad, dw, qkv, dqkv;
+    private FusedOps composed;
     private Tensor x, dict, m, istaOut, residual, istaGrad, dx, dDict;
     private double batchTokens, n, d;
 
@@ -77,6 +81,9 @@ public class CrateOpsBenchmark {
         mssaOut = be.empty(b, tokens, width);
         dw = be.empty(b, tokens, width);
         attn = be.empty(b, heads, tokens, tokens);
+        qkv = normal(7, 1f, b, tokens, 3 * width);
+        dqkv = be.empty(b, tokens, 3 * width);
+        composed = new FusedOps(be);
         x = normal(3, 1f, b, tokens, width);
         dict = normal(4, (float) Math.sqrt(2.0 / width), width, width);
         m = normal(5, (float) Math.sqrt(2.0 / width), width, width);
@@ -125,6 +132,36 @@ public class CrateOpsBenchmark {
         be.fused().mssaBackward(w, null, mssaGrad, heads, scale, dw);
         f.gflops += mssaFlops(6);
         return dw;
+    }
+
+    @Benchmark
+    public Tensor mhsaForward(Flops f) {
+        be.fused().mhsaForward(qkv, heads, scale, mssaOut, null);
+        f.gflops += mssaFlops(2);
+        return mssaOut;
+    }
+
+    @Benchmark
+    public Tensor mhsaForwardComposed(Flops f) {
+        composed.mhsaForward(qkv, heads, scale, mssaOut, null);
+        f.gflops += mssaFlops(2);
+        return mssaOut;
+    }
+
+    @Benchmark
+    public Tensor mhsaForwardBackwardKeep(Flops f) {
+        be.fused().mhsaForward(qkv, heads, scale, mssaOut, attn);
+        be.fused().mhsaBackward(qkv, attn, mssaGrad, heads, scale, dqkv);
+        f.gflops += mssaFlops(6);
+        return dqkv;
+    }
+
+    @Benchmark
+    public Tensor mhsaForwardBackwardKeepComposed(Flops f) {
+        composed.mhsaForward(qkv, heads, scale, mssaOut, attn);
+        composed.mhsaBackward(qkv, attn, mssaGrad, heads, scale, dqkv);
+        f.gflops += mssaFlops(6);
+        return dqkv;
     }
 
     @Benchmark
