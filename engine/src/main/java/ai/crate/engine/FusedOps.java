@@ -27,14 +27,19 @@ public class FusedOps {
     public void mssaForward(Tensor w, int heads, float scale, Tensor out, Tensor attn) {
         int p = OpChecks.mssa(be, "mssaForward", w, heads, scale, null, out, attn);
         if (w.size() == 0) return;
-        Tensor wc = w.contiguous();
-        Tensor a = attention(wc, heads, p, scale, attn);
-        Tensor o = be.allocate(w.dim(0), heads, w.dim(1), p);
-        be.gemm(1f, a, false, headsView(wc, heads, p), false, 0f, o);
-        be.copy(o, headsView(out, heads, p));
+        Tensor wc = w.contiguous(), wh = headsView(wc, heads, p);
+        attend(wh, wh, wh, scale, out, attn);
+        if (wc != w) be.release(wc);
+    }
+
+    /** out (heads as a view) = softmax(scale · q kᵀ) · v for [B, H, N, p] views; A into attn when not null. */
+    private void attend(Tensor q, Tensor k, Tensor v, float scale, Tensor out, Tensor attn) {
+        Tensor a = attention(q, k, scale, attn);
+        Tensor o = be.allocate(q.dim(0), q.dim(1), q.dim(2), q.dim(3));
+        be.gemm(1f, a, false, v, false, 0f, o);
+        be.copy(o, headsView(out, q.dim(1), q.dim(3)));
         be.release(o);
         if (a != attn) be.release(a);
-        if (wc != w) be.release(wc);
     }
 
     /**
@@ -47,8 +52,8 @@ public class FusedOps {
         if (w.size() == 0) return;
         int batch = w.dim(0), n = w.dim(1);
         Tensor wc = w.contiguous(), dc = dout.contiguous();
-        Tensor a = attn != null ? attn : attention(wc, heads, p, scale, null);
         Tensor wh = headsView(wc, heads, p), doh = headsView(dc, heads, p);
+        Tensor a = attn != null ? attn : attention(wh, wh, scale, null);
         Tensor ds = be.allocate(batch, heads, n, n);
         be.gemm(1f, doh, false, wh, true, 0f, ds);          // dA = dO·Wᵀ, then dS = softmax backward
         be.softmaxBackward(a, ds, ds);
@@ -64,11 +69,10 @@ public class FusedOps {
         if (dc != dout) be.release(dc);
     }
 
-    /** A = softmax(scale · W_h W_hᵀ) per (batch, head) into {@code into}, or a new [B, H, N, N] tensor when null. */
-    private Tensor attention(Tensor w, int heads, int p, float scale, Tensor into) {
-        Tensor wh = headsView(w, heads, p);
-        Tensor a = into != null ? into : be.allocate(w.dim(0), heads, w.dim(1), w.dim(1));
-        be.gemm(scale, wh, false, wh, true, 0f, a);
+    /** A = softmax(scale · Q_h K_hᵀ) for [B, H, N, p] views into {@code into}, or a new [B, H, N, N] tensor when null. */
+    private Tensor attention(Tensor q, Tensor k, float scale, Tensor into) {
+        Tensor a = into != null ? into : be.allocate(q.dim(0), q.dim(1), q.dim(2), q.dim(2));
+        be.gemm(scale, q, false, k, true, 0f, a);
         be.softmax(a, a);
         return a;
     }
@@ -89,14 +93,7 @@ public class FusedOps {
         int p = OpChecks.mhsa(be, "mhsaForward", qkv, heads, scale, null, out, attn);
         if (qkv.size() == 0) return;
         Tensor c = qkv.contiguous();
-        Tensor a = attn != null ? attn : be.allocate(c.dim(0), heads, c.dim(1), c.dim(1));
-        be.gemm(scale, qkvPart(c, 0, heads, p), false, qkvPart(c, 1, heads, p), true, 0f, a);
-        be.softmax(a, a);
-        Tensor o = be.allocate(c.dim(0), heads, c.dim(1), p);
-        be.gemm(1f, a, false, qkvPart(c, 2, heads, p), false, 0f, o);
-        be.copy(o, headsView(out, heads, p));
-        be.release(o);
-        if (a != attn) be.release(a);
+        attend(qkvPart(c, 0, heads, p), qkvPart(c, 1, heads, p), qkvPart(c, 2, heads, p), scale, out, attn);
         if (c != qkv) be.release(c);
     }
 
@@ -111,12 +108,7 @@ public class FusedOps {
         int batch = qkv.dim(0), n = qkv.dim(1);
         Tensor c = qkv.contiguous(), dc = dout.contiguous();
         Tensor q = qkvPart(c, 0, heads, p), k = qkvPart(c, 1, heads, p), v = qkvPart(c, 2, heads, p);
-        Tensor a = attn;
-        if (a == null) {
-            a = be.allocate(batch, heads, n, n);
-            be.gemm(scale, q, false, k, true, 0f, a);
-            be.softmax(a, a);
-        }
+        Tensor a = attn != null ? attn : attention(q, k, scale, null);
         Tensor doh = headsView(dc, heads, p);
         Tensor ds = be.allocate(batch, heads, n, n);
         be.gemm(1f, doh, false, v, true, 0f, ds);           // dA = dO·Vᵀ, then dS = softmax backward

@@ -20,20 +20,7 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
     public static final float DEFAULT_LAMBDA = 0.1f;
 
     public CrateConfig {
-        requirePositive("imageSize", imageSize);
-        requirePositive("channels", channels);
-        requirePositive("patchSize", patchSize);
-        requirePositive("dim", dim);
-        requirePositive("depth", depth);
-        requirePositive("heads", heads);
-        requirePositive("numClasses", numClasses);
-        if (imageSize % patchSize != 0) {
-            throw new IllegalArgumentException("image size " + imageSize + " is not a multiple of patch size "
-                    + patchSize);
-        }
-        if (dim % heads != 0) {
-            throw new IllegalArgumentException("dim " + dim + " does not split into " + heads + " heads");
-        }
+        ClassifierConfig.checkShape(imageSize, channels, patchSize, dim, depth, heads, numClasses);
         if (pool == null || pool == Pool.AVG) {
             throw new IllegalArgumentException("CRATE pools by 'cls' or 'mean' (as the official code), got " + pool);
         }
@@ -49,9 +36,6 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
                 DEFAULT_LAMBDA);
     }
 
-    private static void requirePositive(String what, int v) {
-        if (v < 1) throw new IllegalArgumentException(what + " must be positive, got " + v);
-    }
 
     /** crate-tiny/small/base/large (ImageNet, 224 px), fmnist-small, cifar-tiny. */
     static Map<String, CrateConfig> presets() {

@@ -2,7 +2,6 @@ package ai.crate.model.crate;
 
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
-import ai.crate.engine.Tensor;
 import ai.crate.model.nn.Init;
 import ai.crate.model.nn.LayerNorm;
 import ai.crate.model.nn.Linear;
@@ -38,21 +37,7 @@ public final class Mssa extends TokenMixer {
 
     @Override
     public Variable forward(Variable z, Taps taps) {
-        Variable y = norm.forward(z);
-        Variable w = qkv.forward(y);
-        y.discard();
-        Tensor maps = null;
-        if (taps.wantsAttention()) {
-            int[] s = w.shape();
-            maps = w.backend().allocate(s[0], heads, s[1], s[1]);
-            taps.attention(maps);
-        }
-        Variable o = F.mssa(w, heads, scale, taps.keepAttention(), maps);
-        if (taps.wantsHeadFeatures()) taps.headFeatures(w.value());
-        else w.discard();
-        Variable out = toOut.forward(o);
-        o.discard();
-        return out;
+        return attentionBranch(z, norm, qkv, toOut, heads, taps, (w, keep, maps) -> F.mssa(w, heads, scale, keep, maps));
     }
 
     /** Parameters of one layer of width d: the norm, U, and W_out with its bias. */

@@ -31,4 +31,20 @@ public interface ClassifierConfig extends ModelConfig {
     default int tokens() { return numPatches() + 1; }
 
     default int headDim() { return dim() / heads(); }
+
+    /**
+     * The checks every classifier's shape passes: all positive, the image a whole number of patches, the width a
+     * whole number of heads. For the members' record constructors.
+     */
+    static void checkShape(int imageSize, int channels, int patchSize, int dim, int depth, int heads, int numClasses) {
+        int[] values = {imageSize, channels, patchSize, dim, depth, heads, numClasses};
+        String[] names = {"imageSize", "channels", "patchSize", "dim", "depth", "heads", "numClasses"};
+        for (int i = 0; i < values.length; i++) {
+            if (values[i] < 1) throw new IllegalArgumentException(names[i] + " must be positive, got " + values[i]);
+        }
+        if (imageSize % patchSize != 0) {
+            throw new IllegalArgumentException("image size " + imageSize + " is not a multiple of patch size " + patchSize);
+        }
+        if (dim % heads != 0) throw new IllegalArgumentException("dim " + dim + " does not split into " + heads + " heads");
+    }
 }

@@ -2,7 +2,6 @@ package ai.crate.model.nn;
 
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
-import ai.crate.engine.Tensor;
 import java.util.List;
 
 /**
@@ -35,21 +34,7 @@ public final class MultiHeadAttention extends TokenMixer {
 
     @Override
     public Variable forward(Variable x, Taps taps) {
-        Variable y = norm.forward(x);
-        Variable w = qkv.forward(y);
-        y.discard();
-        Tensor maps = null;
-        if (taps.wantsAttention()) {
-            int[] s = w.shape();
-            maps = w.backend().allocate(s[0], heads, s[1], s[1]);
-            taps.attention(maps);
-        }
-        Variable o = F.mhsa(w, heads, scale, taps.keepAttention(), maps);
-        if (taps.wantsHeadFeatures()) taps.headFeatures(w.value());
-        else w.discard();
-        Variable out = proj.forward(o);
-        o.discard();
-        return out;
+        return attentionBranch(x, norm, qkv, proj, heads, taps, (w, keep, maps) -> F.mhsa(w, heads, scale, keep, maps));
     }
 
     /** Parameters of one layer of width d: the norm, qkv with its bias, proj with its bias. */

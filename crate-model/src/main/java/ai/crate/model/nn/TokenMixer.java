@@ -1,6 +1,7 @@
 package ai.crate.model.nn;
 
 import ai.crate.autograd.Variable;
+import ai.crate.engine.Tensor;
 import java.util.List;
 
 /**
@@ -16,4 +17,34 @@ public abstract class TokenMixer extends Module {
      * split into the heads: MSSA's one projection W, or an attention's queries, keys and values.
      */
     public abstract List<String> headFeatureParts();
+
+    /** An attention on the projected tokens: keeps A for the backward when asked, writes it into maps when not null. */
+    @FunctionalInterface
+    protected interface Attend {
+        Variable apply(Variable projected, boolean keepAttention, Tensor maps);
+    }
+
+    /**
+     * The branch every attention mixer shares, out(attend(in(norm(x)))): allocates the maps the pass wants
+     * ([B, H, N, N], handed to {@code taps}), gives the projection to {@code taps} as the head features when it wants
+     * them, and hands every intermediate back as soon as it is consumed.
+     */
+    protected static Variable attentionBranch(Variable x, LayerNorm norm, Linear in, Linear out, int heads, Taps taps,
+                                              Attend attend) {
+        Variable y = norm.forward(x);
+        Variable w = in.forward(y);
+        y.discard();
+        Tensor maps = null;
+        if (taps.wantsAttention()) {
+            int[] s = w.shape();
+            maps = w.backend().allocate(s[0], heads, s[1], s[1]);
+            taps.attention(maps);
+        }
+        Variable o = attend.apply(w, taps.keepAttention(), maps);
+        if (taps.wantsHeadFeatures()) taps.headFeatures(w.value());
+        else w.discard();
+        Variable result = out.forward(o);
+        o.discard();
+        return result;
+    }
 }

@@ -21,19 +21,8 @@ public record VitConfig(int imageSize, int channels, int patchSize, int dim, int
     public static final float EPS = 1e-6f;
 
     public VitConfig {
-        requirePositive("imageSize", imageSize);
-        requirePositive("channels", channels);
-        requirePositive("patchSize", patchSize);
-        requirePositive("dim", dim);
-        requirePositive("depth", depth);
-        requirePositive("heads", heads);
-        requirePositive("mlpDim", mlpDim);
-        requirePositive("numClasses", numClasses);
-        if (imageSize % patchSize != 0) {
-            throw new IllegalArgumentException("image size " + imageSize + " is not a multiple of patch size "
-                    + patchSize);
-        }
-        if (dim % heads != 0) throw new IllegalArgumentException("dim " + dim + " does not split into " + heads + " heads");
+        ClassifierConfig.checkShape(imageSize, channels, patchSize, dim, depth, heads, numClasses);
+        if (mlpDim < 1) throw new IllegalArgumentException("mlpDim must be positive, got " + mlpDim);
         if (pool != Pool.CLS && pool != Pool.AVG) {
             throw new IllegalArgumentException("ViT pools by 'token' (cls) or 'avg' as timm, got " + pool);
         }
@@ -45,9 +34,6 @@ public record VitConfig(int imageSize, int channels, int patchSize, int dim, int
         return new VitConfig(imageSize, channels, patchSize, dim, depth, heads, 4 * dim, numClasses, Pool.CLS);
     }
 
-    private static void requirePositive(String what, int v) {
-        if (v < 1) throw new IllegalArgumentException(what + " must be positive, got " + v);
-    }
 
     /**
      * timm's vit-tiny/small/base/large (patch 16, 224 px, ImageNet-1k) and the twins of the CRATE presets: the same
