@@ -63,11 +63,14 @@ public final class F {
     private static Tensor matmulGradB(Tensor a, boolean transA, Tensor b, boolean transB, Tensor dc) {
         Backend be = a.backend();
         if (b.rank() == 2 && a.rank() > 2 && !transA) {
-            // A weight shared by every batch: fold the batches into rows, so one GEMM sums over them.
-            Tensor a2 = a.reshape(-1, a.dim(-1)), dc2 = dc.reshape(-1, dc.dim(-1));
+            // A weight shared by every batch: fold the batches into rows, so one GEMM sums over them. Folding needs
+            // dense rows; a strided dC (a concat's slice, say) is copied, and the copy handed back right after.
+            Tensor ac = a.contiguous(), dcc = dc.contiguous();
             Tensor db = be.allocate(b.shape());
-            if (transB) be.gemm(1f, dc2, true, a2, false, 0f, db);
-            else be.gemm(1f, a2, true, dc2, false, 0f, db);
+            if (transB) be.gemm(1f, dcc.reshape(-1, dc.dim(-1)), true, ac.reshape(-1, a.dim(-1)), false, 0f, db);
+            else be.gemm(1f, ac.reshape(-1, a.dim(-1)), true, dcc.reshape(-1, dc.dim(-1)), false, 0f, db);
+            if (ac != a) be.release(ac);
+            if (dcc != dc) be.release(dcc);
             return db;
         }
         Tensor db = be.allocate(withMatrix(batchShape(dc), b.dim(-2), b.dim(-1)));
@@ -229,8 +232,11 @@ public final class F {
         Tensor out = be.allocate(keepDim ? Shapes.keep(shape, ax) : Shapes.drop(shape, ax));
         be.reduce(op, xv, ax, out);
         float scale = op == ReduceOp.MEAN ? 1f / len : 1f;
-        return Variable.fromOp(name, out, List.of(x), (dy, needs) -> new Tensor[] {
-                repeatAlong(scaled(dy, scale).reshape(Shapes.keep(shape, ax)), ax, len)});
+        return Variable.fromOp(name, out, List.of(x), (dy, needs) -> {
+            Tensor dx = repeatAlong(dy.reshape(Shapes.keep(shape, ax)), ax, len);
+            if (scale != 1f) be.affine(dx, scale, 0f, dx);   // scaled in place: no intermediate to hand back
+            return new Tensor[] {dx};
+        });
     }
 
     /**
@@ -533,13 +539,16 @@ public final class F {
             folded[0] = Layout.outer(from, lead);
             System.arraycopy(from, lead, folded, 1, shape.length);
             Tensor s = be.allocate(Arrays.copyOfRange(from, lead, from.length));
-            be.reduce(ReduceOp.SUM, t.reshape(folded), 0, s);
+            Tensor dense = t.contiguous();             // folding needs dense rows; a strided grad is copied
+            be.reduce(ReduceOp.SUM, dense.reshape(folded), 0, s);
+            if (dense != t) be.release(dense);
             t = s;
         }
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] == 1 && t.dim(i) != 1) {
                 Tensor s = be.allocate(Shapes.keep(t.shape(), i));
                 be.reduce(ReduceOp.SUM, t, i, s);
+                if (t != grad) be.release(t);          // an intermediate sum of ours, not the caller's grad
                 t = s;
             }
         }
