@@ -46,10 +46,10 @@ public final class CrateMae extends Model {
         this.config = c;
         Init init = new Init(backend, seed);
         int d = c.dim(), n = c.numPatches() + 1;
-        this.clsToken = parameter("cls_token", scaled(init.normal(1, 1, d), 0.02f));
+        this.clsToken = parameter("cls_token", init.normal(0.02f, 1, 1, d));
         Tensor table = backend.fromArray(sinCosTable(d, c.gridSize()), 1, n, d);
         buffer("pos_embed", table);
-        this.maskToken = parameter("mask_token", scaled(init.normal(1, 1, d), 0.02f));
+        this.maskToken = parameter("mask_token", init.normal(0.02f, 1, 1, d));
         this.decoderPosEmbed = buffer("decoder_pos_embed", table.to(backend));
         this.patchEmbed = child("patch_embed", new ConvPatchEmbed(init, c.channels(), c.imageSize(), c.patchSize(), d));
         for (int i = 0; i < c.depth(); i++) {
@@ -63,11 +63,6 @@ public final class CrateMae extends Model {
         }
         this.decoderNorm = child("decoder_norm", new LayerNorm(init, d, 1e-6f));
         this.decoderPred = child("decoder_pred", new Linear(init, d, c.patchDim(), true));
-    }
-
-    private Tensor scaled(Tensor t, float s) {
-        backend().affine(t, s, 0f, t);
-        return t;
     }
 
     @Override

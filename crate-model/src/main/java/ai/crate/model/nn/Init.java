@@ -51,6 +51,13 @@ public final class Init {
         return t;
     }
 
+    /** torch's {@code normal_(std=std)}, drawn as randn scaled by std (so the values are randn's times std). */
+    public Tensor normal(float std, int... shape) {
+        Tensor t = normal(shape);
+        backend.affine(t, std, 0f, t);
+        return t;
+    }
+
     /**
      * timm's {@code trunc_normal_(std=std)}: N(0, std²) cut to [−2, 2]. For the small std it is used with (0.02) the
      * cut lies beyond 50σ and never happens in float32 draws, so this refuses a std where it would.

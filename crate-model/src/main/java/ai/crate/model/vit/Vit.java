@@ -1,7 +1,6 @@
 package ai.crate.model.vit;
 
 import ai.crate.engine.Backend;
-import ai.crate.engine.Tensor;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.nn.Block;
 import ai.crate.model.nn.ClassToken;
@@ -31,7 +30,7 @@ public final class Vit extends ImageClassifier {
         this.config = config;
         Init init = Init.timm(backend, seed);
         int d = config.dim();
-        classToken(new ClassToken("cls_token", scaled(init.normal(1, 1, d), 1e-6f)));
+        classToken(new ClassToken("cls_token", init.normal(1e-6f, 1, 1, d)));
         positions(Positions.learned("pos_embed", init.truncNormal(0.02f, 1, config.tokens(), d)));
         stem("patch_embed", new ConvPatchEmbed(init, config.channels(), config.imageSize(), config.patchSize(), d));
         for (int i = 0; i < config.depth(); i++) {
@@ -42,10 +41,6 @@ public final class Vit extends ImageClassifier {
                 new LayerNorm(init, d, VitConfig.EPS), "head", new Linear(init, d, config.numClasses(), true)));
     }
 
-    private static Tensor scaled(Tensor t, float factor) {
-        t.backend().affine(t, factor, 0f, t);
-        return t;
-    }
 
     @Override
     public VitConfig config() { return config; }
