@@ -2,6 +2,7 @@ package ai.crate.cli;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
+import ai.crate.model.data.Picture;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.family.ClassifierConfig;
 import ai.crate.model.family.ClassifierInference;
@@ -52,6 +53,7 @@ final class AttentionCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);
+        images.trainedOn(weights.trainingData());
         ClassifierConfig c = model.config();
         int l = layer == null ? c.depth() : layer;
         if (l < 1 || l > c.depth()) throw new IllegalArgumentException("--layer must be in 1.." + c.depth() + ", got " + l);
@@ -59,8 +61,9 @@ final class AttentionCommand implements Callable<Integer> {
         int size = c.imageSize(), n = c.tokens(), grid = c.gridSize(), heads = c.heads(), d = c.dim();
         for (int f = 0; f < images.images.size(); f++) {
             Path file = images.images.get(f);
-            BufferedImage img = images.read(f, size);
-            float[] input = images.input(img, c.channels());
+            Picture picture = images.read(f, size, c.channels());
+            float[] input = images.input(picture);
+            BufferedImage img = ImageFiles.image(picture);
             float[][] features = new float[1][];
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
             ClassifierInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {

@@ -3,7 +3,11 @@ package ai.crate.cli;
 import ai.crate.engine.Backend;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.ImageDataset;
+import ai.crate.model.data.Augmentation;
+import ai.crate.model.data.ImageSource;
+import ai.crate.model.data.Normalization;
+import ai.crate.model.family.ClassifierConfig;
+import java.io.PrintWriter;
 import ai.crate.model.train.Evaluation;
 import com.google.gson.GsonBuilder;
 import java.util.LinkedHashMap;
@@ -40,31 +44,33 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         OptionChecks.atLeast("--batch", batch, 1);
-        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);
-        if (model.config().numClasses() != test.numClasses()) {
-            throw new IllegalArgumentException(weights.checkpoint.getFileName() + " has " + model.config().numClasses()
-                    + " classes, " + dataOptions.dataset + " " + test.numClasses());
+        ClassifierConfig c = model.config();
+        dataOptions.trainedOn(weights.trainingData());
+        PrintWriter log = spec.commandLine().getErr();
+        ImageSource test = dataOptions.load(false, c.imageSize(), c.channels(), Augmentation.none(), log);
+        if (c.numClasses() != test.numClasses()) {
+            throw new IllegalArgumentException(weights.checkpoint.getFileName() + " has " + c.numClasses()
+                    + " classes, " + test.name() + " " + test.numClasses());
         }
-        Evaluation e = Evaluation.of(model, BatchLoader.forEvaluation(test, batch, dataOptions.normalization()));
+        dataOptions.checkClasses(test, weights.checkpoint.getFileName().toString());
+        Normalization norm = dataOptions.normalization(c.imageSize(), c.channels(), log);
+        Evaluation e = Evaluation.of(model, BatchLoader.forEvaluation(test, batch, norm));
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("top1", e.top1());
         o.put("top5", e.top5());
         o.put("n", e.n());
         o.put("loss", e.loss());
         Map<String, Double> perClass = new LinkedHashMap<>();
-        for (int c = 0; c < e.perClass().length; c++) {
-            String name = c < test.classNames().size() ? test.classNames().get(c) : Integer.toString(c);
-            perClass.put(name, e.perClass()[c]);
-        }
+        for (int k = 0; k < e.perClass().length; k++) perClass.put(test.className(k), e.perClass()[k]);
         o.put("per_class", perClass);
         if (json) {
             spec.commandLine().getOut().println(new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(o));
         } else {
             var out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "%s on %s test (%d images): top-1 %.2f %%, top-5 %.2f %%, loss %.4f%n",
-                    weights.checkpoint.getFileName(), dataOptions.dataset, e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
+            out.printf(Locale.ROOT, "%s on %s (%d images): top-1 %.2f %%, top-5 %.2f %%, loss %.4f%n",
+                    weights.checkpoint.getFileName(), test.name(), e.n(), 100 * e.top1(), 100 * e.top5(), e.loss());
             perClass.forEach((k, v) -> out.printf(Locale.ROOT, "  %-14s %.2f %%%n", k, 100 * v));
         }
         return 0;

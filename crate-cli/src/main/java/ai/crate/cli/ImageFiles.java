@@ -1,28 +1,14 @@
 package ai.crate.cli;
 
 import ai.crate.model.data.Normalization;
+import ai.crate.model.data.Picture;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.nio.file.Path;
-import javax.imageio.ImageIO;
 
-/** PNG/JPEG files as model input: resized to the model's size, grey or RGB as it takes, normalised. */
+/** Pictures as model input and as images to draw on. */
 final class ImageFiles {
     private ImageFiles() {}
-
-    /** The file decoded and resized (bilinear) to size × size RGB. */
-    static BufferedImage read(Path file, int size) throws IOException {
-        BufferedImage src;
-        try {
-            src = ImageIO.read(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + ": cannot read image: " + e.getMessage(), e);
-        }
-        if (src == null) throw new IOException(file + ": not a PNG or JPEG image this JVM can decode");
-        return resize(src, size, size);
-    }
 
     static BufferedImage resize(BufferedImage src, int width, int height) {
         BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
@@ -33,23 +19,30 @@ final class ImageFiles {
         return out;
     }
 
-    /**
-     * Writes the image's [C, H, W] model input at {@code off}: pixels in [0, 1] (grey as 0.299R + 0.587G + 0.114B for
-     * one channel, inverted when asked), then normalised.
-     */
-    static void toInput(BufferedImage img, int channels, Normalization norm, boolean invert, float[] out, int off) {
-        int size = img.getWidth();
+    /** The picture as an RGB image (grey repeated), for figures. */
+    static BufferedImage image(Picture p) {
+        Picture rgb = p.withChannels(3);
+        int h = rgb.height(), w = rgb.width(), plane = h * w;
+        byte[] px = rgb.pixels();
+        BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        for (int i = 0; i < plane; i++) {
+            out.setRGB(i % w, i / w, (px[i] & 255) << 16 | (px[plane + i] & 255) << 8 | px[2 * plane + i] & 255);
+        }
+        return out;
+    }
+
+    /** Writes the picture's [C, H, W] model input at {@code off}: pixels in [0, 1], inverted when asked, normalised. */
+    static void toInput(Picture p, Normalization norm, boolean invert, float[] out, int off) {
+        int channels = p.channels(), plane = p.height() * p.width();
+        norm.checkChannels(channels, "the model input");
         float[] mean = norm.isNone() ? null : norm.mean(), std = norm.isNone() ? null : norm.std();
-        for (int y = 0; y < size; y++) {
-            for (int x = 0; x < size; x++) {
-                int rgb = img.getRGB(x, y);
-                float[] ch = {(rgb >> 16 & 255) / 255f, (rgb >> 8 & 255) / 255f, (rgb & 255) / 255f};
-                for (int k = 0; k < channels; k++) {
-                    float v = channels == 1 ? 0.299f * ch[0] + 0.587f * ch[1] + 0.114f * ch[2] : ch[k];
-                    if (invert) v = 1f - v;
-                    if (mean != null) v = (v - mean[k]) / std[k];
-                    out[off + (k * size + y) * size + x] = v;
-                }
+        byte[] px = p.pixels();
+        for (int c = 0; c < channels; c++) {
+            for (int i = 0; i < plane; i++) {
+                float v = (px[c * plane + i] & 255) / 255f;
+                if (invert) v = 1f - v;
+                if (mean != null) v = (v - mean[c]) / std[c];
+                out[off + c * plane + i] = v;
             }
         }
     }

@@ -6,7 +6,10 @@ import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.ImageDataset;
+import ai.crate.model.data.Augmentation;
+import ai.crate.model.data.ImageSource;
+import ai.crate.model.family.ClassifierConfig;
+import java.io.PrintWriter;
 import ai.crate.model.whitebox.LayerMeasures;
 import com.google.gson.Gson;
 import java.awt.Graphics2D;
@@ -65,14 +68,18 @@ final class MeasureCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         OptionChecks.atLeast("--batches", batches, 1);
         OptionChecks.atLeast("--batch", batch, 1);
-        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);
+        ClassifierConfig c = model.config();
+        dataOptions.trainedOn(weights.trainingData());
+        PrintWriter log = spec.commandLine().getErr();
+        ImageSource test = dataOptions.load(false, c.imageSize(), c.channels(), Augmentation.none(), log);
         int depth = model.config().depth();
         List<String> parts = null;
         List<List<List<Double>>> rc = new ArrayList<>();     // [part][layer] → values over images
         List<List<Double>> sp = null;
-        BatchLoader loader = BatchLoader.forEvaluation(test, batch, dataOptions.normalization());
+        BatchLoader loader = BatchLoader.forEvaluation(test, batch,
+                dataOptions.normalization(c.imageSize(), c.channels(), log));
         try (BatchIterator it = loader.evaluation()) {
             for (int n = 0; n < batches && it.hasNext(); n++) {
                 Batch b = it.next();
@@ -124,7 +131,7 @@ final class MeasureCommand implements Callable<Integer> {
             o.println(new Gson().toJson(j));
             return 0;
         }
-        o.printf(Locale.ROOT, "%s on %d %s test images%nlayer", weights.checkpoint.getFileName(), images, dataOptions.dataset);
+        o.printf(Locale.ROOT, "%s on %d images of %s%nlayer", weights.checkpoint.getFileName(), images, test.name());
         for (String part : parts) o.printf(Locale.ROOT, "  %-24s", "coding rate " + (parts.size() == 1 ? "" : part + " ") + "(mean ± std)");
         if (sp != null) o.print("  sparsity (mean ± std)");
         o.println();

@@ -4,7 +4,6 @@ import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.family.ClassifierConfig;
-import ai.crate.model.data.Datasets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +15,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** Top-k classes of PNG/JPEG images: each resized to the model's size, grey or RGB as it takes, normalised. */
+/**
+ * Top-k classes of PNG/JPEG images, by name when the checkpoint says them: each resized and centre-cropped to the
+ * model's size, grey or RGB as it takes, normalised as in training.
+ */
 @Command(name = "predict", mixinStandardHelpOptions = true, description = "Top-k classes of PNG/JPEG images.")
 final class PredictCommand implements Callable<Integer> {
     @Spec
@@ -40,13 +42,14 @@ final class PredictCommand implements Callable<Integer> {
         OptionChecks.atLeast("--top", top, 1);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);
+        images.trainedOn(weights.trainingData());
         ClassifierConfig c = model.config();
-        List<String> names = Datasets.classNames(images.dataset);
+        List<String> names = images.classNames();
         List<Path> files = images.images;
         int size = c.imageSize(), per = c.channels() * size * size;
         float[] pixels = new float[files.size() * per];
         for (int i = 0; i < files.size(); i++) {
-            System.arraycopy(images.input(images.read(i, size), c.channels()), 0, pixels, i * per, per);
+            System.arraycopy(images.input(images.read(i, size, c.channels())), 0, pixels, i * per, per);
         }
         Tensor logits = model.inference().logits(be.fromArray(pixels, files.size(), c.channels(), size, size));
         Tensor probs = be.allocate(logits.shape());

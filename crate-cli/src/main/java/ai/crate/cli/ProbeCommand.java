@@ -63,8 +63,8 @@ final class ProbeCommand implements Callable<Integer> {
         if (!pool.equals("mean") && !pool.equals("cls")) throw new IllegalArgumentException("--pool must be mean or cls");
         OptionChecks.atLeast("--epochs", epochs, 1);
         OptionChecks.atLeast("--limit", limit, 0);
-        ImageDataset train = dataOptions.load(true);
-        ImageDataset test = dataOptions.load(false);
+        ImageDataset train = dataOptions.loadStandard(true);
+        ImageDataset test = dataOptions.loadStandard(false);
         Backend be = backendOptions.resolve();
         CrateMae trained = weights.load(be);
         double acc = probe(trained, train, test, be);
@@ -130,7 +130,7 @@ final class ProbeCommand implements Callable<Integer> {
     private float[][] features(CrateMae mae, ImageDataset data, Backend be, int n) {
         int d = mae.config().dim(), tokens = mae.config().numPatches() + 1;
         float[] out = new float[n * d], labels = new float[n];
-        BatchLoader loader = BatchLoader.forEvaluation(data, 250, dataOptions.normalization());
+        BatchLoader loader = BatchLoader.forEvaluation(data, 250, dataOptions.standardNormalization());
         int at = 0;
         try (var noGrad = Autograd.noGrad(); BatchIterator it = loader.evaluation()) {
             while (it.hasNext() && at < n) {

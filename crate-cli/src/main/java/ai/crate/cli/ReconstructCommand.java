@@ -68,7 +68,7 @@ final class ReconstructCommand implements Callable<Integer> {
         Files.createDirectories(out);
         int size = c.imageSize(), p = c.patchSize(), g = c.gridSize(), ch = c.channels(), l = c.numPatches();
         for (int n = 0; n < images.images.size(); n++) {
-            float[] input = images.input(images.read(n, size), ch);
+            float[] input = images.input(images.read(n, size, ch));
             float[] noise = new float[l];
             for (int i = 0; i < l; i++) noise[i] = CounterRandom.uniform(seed, (long) n * l + i);
             float[] pred, mask;

@@ -8,7 +8,10 @@ import ai.crate.model.family.ClassifierInference;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
-import ai.crate.model.data.ImageDataset;
+import ai.crate.model.data.Augmentation;
+import ai.crate.model.data.ImageSource;
+import ai.crate.model.data.Picture;
+import java.io.PrintWriter;
 import ai.crate.model.whitebox.Segmentation;
 import com.google.gson.Gson;
 import java.util.LinkedHashMap;
@@ -60,17 +63,20 @@ final class SegmentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         OptionChecks.atLeast("--images", images, 1);
         OptionChecks.inRange("--mass", mass, 0, 1, true);
-        if (!dataOptions.dataset.contains("mnist")) {
-            throw new IllegalArgumentException("segment needs a data set whose foreground is its bright pixels "
-                    + "(fashion-mnist, mnist), got " + dataOptions.dataset);
-        }
-        ImageDataset test = dataOptions.load(false);
         Backend be = backendOptions.resolve();
         ImageClassifier model = weights.load(be);
         ClassifierConfig c = model.config();
+        dataOptions.trainedOn(weights.trainingData());
+        if (!dataOptions.dataset().contains("mnist")) {
+            throw new IllegalArgumentException("segment needs a data set whose foreground is its bright pixels "
+                    + "(fashion-mnist, mnist), got " + dataOptions.dataset());
+        }
+        PrintWriter log = spec.commandLine().getErr();
+        ImageSource test = dataOptions.load(false, c.imageSize(), c.channels(), Augmentation.none(), log);
         int depth = c.depth(), heads = c.heads(), grid = c.gridSize(), patch = c.patchSize(), n = c.tokens();
         double[][] iou = new double[depth][heads], base = new double[depth][heads];
-        BatchLoader loader = BatchLoader.forEvaluation(test, 100, dataOptions.normalization());
+        BatchLoader loader = BatchLoader.forEvaluation(test, 100,
+                dataOptions.normalization(c.imageSize(), c.channels(), log));
         int scored = 0;
         try (BatchIterator it = loader.evaluation()) {
             while (it.hasNext() && scored < images) {
@@ -111,9 +117,10 @@ final class SegmentCommand implements Callable<Integer> {
     }
 
     /** The image's foreground: pixels brighter than the threshold (the items sit on a black background). */
-    private boolean[] foreground(ImageDataset data, int index, int size) {
+    private boolean[] foreground(ImageSource data, int index, int size) {
         boolean[] m = new boolean[size * size];
-        for (int y = 0; y < size; y++) for (int x = 0; x < size; x++) m[y * size + x] = data.pixel(index, 0, y, x) > threshold;
+        Picture p = data.picture(index);
+        for (int y = 0; y < size; y++) for (int x = 0; x < size; x++) m[y * size + x] = p.pixel(0, y, x) > threshold;
         return m;
     }
 
@@ -132,7 +139,7 @@ final class SegmentCommand implements Callable<Integer> {
             return;
         }
         o.printf(Locale.ROOT, "%s on %d %s test images: masks keep %.0f %% of a head's CLS attention; ground truth ="
-                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataOptions.dataset, 100 * mass, threshold);
+                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataOptions.dataset(), 100 * mass, threshold);
         o.println("layer  mean IoU per head                                   mean   | centred box, same area");
         for (int l = 0; l < iou.length; l++) {
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l + 1));

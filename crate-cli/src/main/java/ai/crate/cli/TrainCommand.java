@@ -9,11 +9,13 @@ import ai.crate.model.family.LoadOptions;
 import ai.crate.model.data.Augmentation;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.Datasets;
-import ai.crate.model.data.ImageDataset;
+import ai.crate.model.data.FolderImages;
+import ai.crate.model.data.ImageSource;
 import ai.crate.model.data.Normalization;
 import ai.crate.model.optim.Optimizer;
 import ai.crate.model.optim.Param;
 import ai.crate.model.optim.Schedule;
+import ai.crate.model.train.ClassifierTask;
 import ai.crate.model.train.Evaluation;
 import ai.crate.model.train.Recipes;
 import ai.crate.model.train.Trainer;
@@ -93,6 +95,10 @@ final class TrainCommand implements Callable<Integer> {
             + "(default: 4 for CIFAR, 0 for the centred MNIST-style sets).")
     Integer cropPad;
 
+    @Option(names = "--crop-scale", paramLabel = "S", description = "Random-resized crop keeping at least this share "
+            + "of the image, as torchvision's RandomResizedCrop (default 0.08 for folder data sets; none otherwise).")
+    Double cropScale;
+
     @Option(names = "--no-flip", description = "No random horizontal flip (default: flip, except for MNIST digits).")
     boolean noFlip;
 
@@ -129,7 +135,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String dataset = dataOptions.dataset;
+        String dataset = dataOptions.dataset();
         ClassifierConfig preset = Architectures.classifierPreset(config);   // a bad name fails before the data loads
         OptionChecks.atLeast("--epochs", epochs, 1);   // Recipes checks these too; here before the data loads
         OptionChecks.atLeast("--steps", steps, 0);
@@ -138,8 +144,10 @@ final class TrainCommand implements Callable<Integer> {
         OptionChecks.inRange("--minutes", minutes, 0, Double.MAX_VALUE, true);
         OptionChecks.inRange("--label-smoothing", labelSmoothing, 0, 1, false);
         OptionChecks.inRange("--clip", clip, 0, Double.MAX_VALUE, true);
-        ImageDataset trainSet = dataOptions.load(true);
-        ImageDataset testSet = dataOptions.load(false);
+        Augmentation aug = noAugment ? Augmentation.none() : Recipes.augmentation(dataset, cropPad, cropScale, !noFlip);
+        PrintWriter log = spec.commandLine().getErr();
+        ImageSource trainSet = dataOptions.load(true, preset.imageSize(), preset.channels(), aug, log);
+        ImageSource testSet = dataOptions.load(false, preset.imageSize(), preset.channels(), Augmentation.none(), log);
         if (preset.channels() != trainSet.channels() || preset.imageSize() != trainSet.height()) {
             throw new IllegalArgumentException(config + " takes " + preset.channels() + "×" + preset.imageSize() + "×"
                     + preset.imageSize() + " images, " + dataset + " has " + trainSet.channels() + "×"
@@ -149,8 +157,10 @@ final class TrainCommand implements Callable<Integer> {
         Backend be = backendOptions.resolve();
         ImageClassifier model = init == null ? Architectures.createClassifier(c, be, seed)
                 : Checkpoints.load(init, be, LoadOptions.heads(heads), ImageClassifier.class);
-        Normalization norm = normalization(dataset);
-        Augmentation aug = noAugment ? Augmentation.none() : Recipes.augmentation(dataset, cropPad, !noFlip);
+        Normalization norm = normalization(dataset, trainSet);
+        if (trainSet instanceof FolderImages && mean == null && normalize == null) {
+            log.println("crate: normalising with the training images' " + norm);
+        }
         BatchLoader trainLoader = new BatchLoader(trainSet, batch, !noShuffle, true, aug, norm, seed);
         BatchLoader testLoader = BatchLoader.forEvaluation(testSet, 500, norm);
         Optimizer opt = Recipes.optimizer(optimizer, Param.of(model.namedParameters(), decayAll), lr, weightDecay,
@@ -161,7 +171,8 @@ final class TrainCommand implements Callable<Integer> {
         Schedule sched = Recipes.schedule(schedule, opt.learningRate(), warm, total);
         Files.createDirectories(out);
         ProgressListener progress = new ProgressListener(spec.commandLine().getOut(), perEpoch, epochs);
-        Trainer trainer = new Trainer(model, opt, sched, trainLoader, testLoader,
+        ClassifierTask task = new ClassifierTask(model, labelSmoothing, dataOptions.describe(trainSet, norm));
+        Trainer trainer = new Trainer(task, opt, sched, trainLoader, testLoader,
                 new Trainer.Settings(epochs, minutes, steps, labelSmoothing, clip, out), progress);
         if (resume) {
             Path last = trainer.lastCheckpoint();
@@ -170,7 +181,8 @@ final class TrainCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "training %s (%s, %,d parameters) on %s: %,d train / %,d test"
                         + " images, %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n",
-                config, model.config().architecture(), model.parameterCount(), dataset, trainSet.size(), testSet.size(),
+                config, model.config().architecture(), model.parameterCount(), dataOptions.isFolder() ? dataOptions.folder()
+                        : dataset, trainSet.size(), testSet.size(),
                 epochs, perEpoch, batch, optimizer, opt.learningRate(), schedule, warm, be.name());
         Trainer.Result r = runInterruptibly(spec, trainer, progress);
         Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
@@ -219,10 +231,12 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private Normalization normalization(String name) {
+    /** As told, else a folder's own training statistics, else the data set's usual figures. */
+    private Normalization normalization(String name, ImageSource trainSet) {
         if ("none".equals(normalize)) return Normalization.none();
         if (normalize != null) throw new IllegalArgumentException("--normalize takes only 'none', got '" + normalize + "'");
         if ((mean == null) != (std == null)) throw new IllegalArgumentException("--mean and --std go together");
-        return mean != null ? new Normalization(mean, std) : Datasets.defaultNormalization(name);
+        if (mean != null) return new Normalization(mean, std);
+        return trainSet instanceof FolderImages f ? f.statistics() : Datasets.defaultNormalization(name);
     }
 }

@@ -94,14 +94,14 @@ final class TrainMaeCommand implements Callable<Integer> {
         OptionChecks.atLeast("--depth", depth, 1);
         OptionChecks.atLeast("--heads", heads, 1);
         OptionChecks.inRange("--mask-ratio", maskRatio, 0, 1, false);
-        ImageDataset trainSet = dataOptions.load(true);
-        ImageDataset testSet = dataOptions.load(false);
+        ImageDataset trainSet = dataOptions.loadStandard(true);
+        ImageDataset testSet = dataOptions.loadStandard(false);
         CrateMaeConfig c = new CrateMaeConfig(trainSet.height(), trainSet.channels(), patch, dim, depth, heads, 0.1f,
                 0.5f, normPixLoss, maskRatio);
         Backend be = backendOptions.resolve();
         CrateMae mae = new CrateMae(c, be, seed);
-        BatchLoader train = new BatchLoader(trainSet, batch, true, true, Augmentation.none(), dataOptions.normalization(), seed);
-        BatchLoader test = BatchLoader.forEvaluation(testSet, 500, dataOptions.normalization());
+        BatchLoader train = new BatchLoader(trainSet, batch, true, true, Augmentation.none(), dataOptions.standardNormalization(), seed);
+        BatchLoader test = BatchLoader.forEvaluation(testSet, 500, dataOptions.standardNormalization());
         Optimizer opt = Recipes.optimizer("adamw", Param.of(mae.namedParameters(), false), lr, weightDecay, 0f, false);
         long perEpoch = train.stepsPerEpoch(), total = Recipes.totalSteps(perEpoch, epochs, steps);
         long warm = Recipes.warmupSteps(warmup, perEpoch, total);
@@ -118,7 +118,7 @@ final class TrainMaeCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf(Locale.ROOT, "training CRATE-MAE (%,d parameters; %d px, patch %d, d %d, %d+%d"
                         + " layers, %d heads, mask ratio %.2f) on %s, %d epochs of %d steps, batch %d, AdamW lr %.3g,"
                         + " backend %s%n", mae.parameterCount(),
-                c.imageSize(), patch, dim, depth, depth, heads, maskRatio, dataOptions.dataset, epochs, perEpoch, batch,
+                c.imageSize(), patch, dim, depth, depth, heads, maskRatio, dataOptions.dataset(), epochs, perEpoch, batch,
                 lr, be.name());
         Trainer.Result r = TrainCommand.runInterruptibly(spec, trainer, progress);
         spec.commandLine().getOut().printf(Locale.ROOT, "%s after %d steps; wrote %s, %s%n",

@@ -2,9 +2,11 @@ package ai.crate.model.data;
 
 import ai.crate.engine.CounterRandom;
 import java.util.Objects;
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
 
 /**
- * Float batches of an {@link ImageDataset} for training and evaluation: pixels/255, augmented, normalised, as
+ * Float batches of an {@link ImageSource} for training and evaluation: pixels/255, augmented, normalised, as
  * [B, C, H, W] plus labels.
  *
  * <p>Everything random is a pure function of the seed: epoch e visits the examples in a permutation that depends only
@@ -17,7 +19,7 @@ public final class BatchLoader {
     private static final long SHUFFLE_STREAM = 0x5348554646_4C45L;
     private static final long AUGMENT_STREAM = 0x4155474D45_4E54L;
 
-    private final ImageDataset data;
+    private final ImageSource data;
     private final int batchSize;
     private final boolean shuffle;
     private final boolean dropLast;
@@ -29,7 +31,7 @@ public final class BatchLoader {
      * A loader of batches of {@code batchSize}; with {@code dropLast} the last, partial batch of an epoch is skipped
      * (so that every training step sees a full batch), otherwise it is returned smaller.
      */
-    public BatchLoader(ImageDataset data, int batchSize, boolean shuffle, boolean dropLast, Augmentation augmentation,
+    public BatchLoader(ImageSource data, int batchSize, boolean shuffle, boolean dropLast, Augmentation augmentation,
             Normalization normalization, long seed) {
         this.data = Objects.requireNonNull(data, "data");
         if (batchSize < 1) throw new IllegalArgumentException("batch size " + batchSize + " must be >= 1");
@@ -51,11 +53,11 @@ public final class BatchLoader {
     }
 
     /** One unshuffled, unaugmented pass over all of {@code data}, the last partial batch included. */
-    public static BatchLoader forEvaluation(ImageDataset data, int batchSize, Normalization normalization) {
+    public static BatchLoader forEvaluation(ImageSource data, int batchSize, Normalization normalization) {
         return new BatchLoader(data, batchSize, false, false, Augmentation.none(), normalization, 0);
     }
 
-    public ImageDataset data() { return data; }
+    public ImageSource data() { return data; }
 
     public int batchSize() { return batchSize; }
 
@@ -118,22 +120,27 @@ public final class BatchLoader {
         return order;
     }
 
-    /** The batch of {@code step} in {@code order} (null: file order), augmented if asked and this loader augments. */
+    /**
+     * The batch of {@code step} in {@code order} (null: file order), augmented if asked and this loader augments.
+     * Images decoded from files are built in parallel (each one a pure function of its position, so the result is
+     * the same); in-memory ones on this thread, leaving the cores to the model.
+     */
     private Batch build(int[] order, int epoch, int step, boolean augment) {
         int from = step * batchSize;
         int size = Math.min(batchSize, data.size() - from);
         int imageBytes = data.imageBytes();
         float[] images = new float[size * imageBytes];
         int[] labels = new int[size];
-        byte[] pixels = data.pixelArray();
         Augmentation aug = augment ? augmentation : Augmentation.none();
         long augmentKey = CounterRandom.bits(seed ^ AUGMENT_STREAM, epoch);
-        for (int k = 0; k < size; k++) {
+        IntConsumer one = k -> {
             int example = order == null ? from + k : order[from + k];
             labels[k] = data.label(example);
-            Augmentation.render(pixels, example * imageBytes, data.channels(), data.height(), data.width(), aug.pad(),
-                    aug.place(augmentKey, from + k), table, images, k * imageBytes);
-        }
+            aug.apply(data.picture(example), augmentKey, from + k, data.height(), data.width(), table, images,
+                    k * imageBytes);
+        };
+        IntStream ks = IntStream.range(0, size);
+        (data.inMemory() ? ks : ks.parallel()).forEach(one);
         return new Batch(images, labels, size, epoch, step);
     }
 

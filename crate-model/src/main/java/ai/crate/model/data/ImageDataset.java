@@ -9,7 +9,7 @@ import java.util.Objects;
  * row-major as [n, C, H, W] in one byte array (Fashion-MNIST's 60,000 training images take 47 MB), and one label in
  * 0..numClasses-1 per image.
  */
-public final class ImageDataset {
+public final class ImageDataset implements ImageSource {
     private final String name;
     private final byte[] pixels;
     private final int[] labels;
@@ -68,30 +68,33 @@ public final class ImageDataset {
         this.numClasses = numClasses;
     }
 
+    @Override
     public String name() { return name; }
 
+    @Override
     public int size() { return labels.length; }
 
+    @Override
     public int channels() { return channels; }
 
+    @Override
     public int height() { return height; }
 
+    @Override
     public int width() { return width; }
 
     /** Bytes per image: C·H·W. */
+    @Override
     public int imageBytes() { return channels * height * width; }
 
+    @Override
     public int numClasses() { return numClasses; }
 
     /** One name per class, or empty when the data set does not say. */
+    @Override
     public List<String> classNames() { return classNames; }
 
-    /** The name of class {@code label}, or the number itself when names are unknown. */
-    public String className(int label) {
-        Objects.checkIndex(label, numClasses);
-        return classNames.isEmpty() ? Integer.toString(label) : classNames.get(label);
-    }
-
+    @Override
     public int label(int i) { return labels[Objects.checkIndex(i, labels.length)]; }
 
     /** A copy of all labels. */
@@ -112,8 +115,8 @@ public final class ImageDataset {
         return Arrays.copyOfRange(pixels, offset, offset + imageBytes());
     }
 
-    /** The backing array, for the batch loader in this package; never handed out. */
-    byte[] pixelArray() { return pixels; }
+    @Override
+    public Picture picture(int i) { return new Picture(image(i), channels, height, width); }
 
     @Override
     public String toString() {

@@ -60,7 +60,12 @@ public final class Checkpoints {
     /** As {@link #load(Path, Backend, LoadOptions)}, requiring a model of {@code type} (e.g. an ImageClassifier). */
     public static <M extends Model> M load(Path file, Backend backend, LoadOptions options, Class<M> type)
             throws CheckpointException {
-        TensorFile f = read(file);
+        return load(read(file), backend, options, type);
+    }
+
+    /** As {@link #load(TensorFile, Backend, LoadOptions)}, requiring a model of {@code type}. */
+    public static <M extends Model> M load(TensorFile f, Backend backend, LoadOptions options, Class<M> type)
+            throws CheckpointException {
         return type.cast(build(Architectures.detect(f), f, backend, options, type));
     }
 

@@ -11,13 +11,28 @@ import ai.crate.model.family.Checkpoints;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchLoader;
+import ai.crate.model.data.TrainingData;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Classification with cross-entropy (label smoothing as PyTorch's); best = highest test top-1. */
-public record ClassifierTask(ImageClassifier classifier, float labelSmoothing) implements TrainingTask {
+/**
+ * Classification with cross-entropy (label smoothing as PyTorch's); best = highest test top-1. {@code data} (may be
+ * null) describes the training data in the checkpoints' metadata: class names, normalisation, split.
+ */
+public record ClassifierTask(ImageClassifier classifier, float labelSmoothing, TrainingData data)
+        implements TrainingTask {
+    public ClassifierTask(ImageClassifier classifier, float labelSmoothing) { this(classifier, labelSmoothing, null); }
+
+    @Override
+    public Map<String, String> metadata() {
+        Map<String, String> m = new LinkedHashMap<>(classifier.config().toMetadata());
+        if (data != null) m.putAll(data.toMetadata());
+        return m;
+    }
+
     @Override
     public ImageClassifier model() { return classifier; }
 

@@ -102,16 +102,16 @@ class TransformsTest {
         Set<Augmentation.Placement> seen = new HashSet<>();
         int mirrored = 0;
         for (int position = 0; position < 2000; position++) {
-            Augmentation.Placement p = aug.place(12345, position);
-            assertEquals(p, aug.place(12345, position));
+            Augmentation.Placement p = aug.place(12345, position, H, W);
+            assertEquals(p, aug.place(12345, position, H, W));
             assertTrue(p.top() >= 0 && p.top() <= 4 && p.left() >= 0 && p.left() <= 4, p::toString);
             seen.add(p);
             if (p.mirrored()) mirrored++;
         }
         assertEquals(5 * 5 * 2, seen.size()); // every offset and both flips occur
         assertTrue(mirrored > 900 && mirrored < 1100, "mirrored " + mirrored + " of 2000");
-        assertEquals(new Augmentation.Placement(0, 0, false), Augmentation.none().place(12345, 7));
-        assertEquals(new Augmentation.Placement(0, 0, false), new Augmentation(0, false).place(99, 3));
+        assertEquals(new Augmentation.Placement(0, 0, false), Augmentation.none().place(12345, 7, H, W));
+        assertEquals(new Augmentation.Placement(0, 0, false), new Augmentation(0, false).place(99, 3, H, W));
     }
 
     @Test
