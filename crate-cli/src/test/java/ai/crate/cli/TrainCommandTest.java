@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.crate.engine.ReferenceBackend;
+import ai.crate.model.family.Architectures;
+import ai.crate.model.family.Checkpoints;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.awt.image.BufferedImage;
@@ -180,11 +183,15 @@ class TrainCommandTest {
     }
 
     @Test
-    void missingDataSaysHowToGetIt() {
+    void missingDataSaysHowToGetIt() throws Exception {
         CrateCliTest.Run r = CrateCliTest.run("train", "--data", dir.resolve("nothing-here").toString());
         assertEquals(3, r.code());
         assertTrue(r.err().contains("apt-get install dataset-fashion-mnist") && r.err().contains("--data"), r.err());
-        CrateCliTest.Run eval = CrateCliTest.run("eval", "--checkpoint", "unused.safetensors", "--data",
+        // the checkpoint is read first: what it was trained on is the default data set
+        Path model = dir.resolve("model.safetensors");
+        Checkpoints.save(Architectures.createClassifier(Architectures.classifierPreset("fmnist-small"),
+                new ReferenceBackend(), 0), model);
+        CrateCliTest.Run eval = CrateCliTest.run("eval", "--checkpoint", model.toString(), "--data",
                 dir.resolve("nothing-here").toString());
         assertEquals(3, eval.code(), "every command reading data exits 3 when it is missing: " + eval.err());
         assertTrue(eval.err().startsWith("crate eval: ") && eval.err().contains("apt-get install"), eval.err());

@@ -88,10 +88,12 @@ public final class FolderDataset {
             throw new IllegalArgumentException("--test-fraction must be in (0, 1), got " + testFraction);
         }
         List<String> classes = classFolders(root);
+        List<List<Entry>> perClass = new ArrayList<>();   // every folder listed (and checked) before any is split
+        for (int k = 0; k < classes.size(); k++) perClass.add(files(root, root.resolve(classes.get(k)), k));
         List<Entry> train = new ArrayList<>(), test = new ArrayList<>();
         for (int k = 0; k < classes.size(); k++) {
             int before = train.size(), testBefore = test.size();
-            for (Entry e : files(root, root.resolve(classes.get(k)), k)) {
+            for (Entry e : perClass.get(k)) {
                 (inTest(e.relative(), splitSeed, testFraction) ? test : train).add(e);
             }
             int inTrain = train.size() - before, inTest = test.size() - testBefore;

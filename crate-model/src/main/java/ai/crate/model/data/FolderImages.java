@@ -105,7 +105,7 @@ public final class FolderImages implements ImageSource {
         log.accept(String.format(Locale.ROOT, "%s: %d images in %d classes decoded in %.2f s (%.0f images/s); %d "
                         + "file%s skipped (not decodable images); %d cached in memory (%.1f MB of the %.0f MB budget)%s",
                 images.name, kept.size(), folder.classes().size(), seconds, n / Math.max(seconds, 1e-9), skipped,
-                skipped == 1 ? "" : "s", images.cached, images.cachedBytes() / 1e6, cacheBytes / 1e6,
+                skipped == 1 ? "" : "s", images.cached, images.cachedBytes() / 1048576.0, cacheBytes / 1048576.0,
                 images.cached < kept.size() ? ", the rest decoded again each epoch" : ""));
         return images;
     }

@@ -115,8 +115,66 @@ class TransformsTest {
     }
 
     @Test
+    void resizedCropsFollowTorchvisionsScaleAndRatioRanges() {
+        Augmentation aug = Augmentation.randomResizedCrop(0.2, true);
+        int h = 60, w = 80, mirrored = 0;
+        double smallest = 1, largest = 0;
+        for (int position = 0; position < 2000; position++) {
+            Augmentation.Placement p = aug.place(777, position, h, w);
+            assertEquals(p, aug.place(777, position, h, w), "a pure function of (key, position, size)");
+            assertTrue(p.top() >= 0 && p.left() >= 0 && p.top() + p.height() <= h && p.left() + p.width() <= w,
+                    p::toString);
+            double share = (double) p.height() * p.width() / (h * w), ratio = (double) p.width() / p.height();
+            // rounding the sides to pixels moves the share and ratio a little past the drawn ones
+            assertTrue(share > 0.2 * 0.9 && share <= 1, "share " + share);
+            assertTrue(ratio > 0.75 * 0.9 && ratio < 4.0 / 3 * 1.1, "ratio " + ratio);
+            smallest = Math.min(smallest, share);
+            largest = Math.max(largest, share);
+            if (p.mirrored()) mirrored++;
+        }
+        assertTrue(smallest < 0.25 && largest > 0.9, "shares span the range: " + smallest + ".." + largest);
+        assertTrue(mirrored > 900 && mirrored < 1100, "mirrored " + mirrored + " of 2000");
+        // a strip no draw fits: torchvision's fallback, the centre with the ratio clamped to 3/4..4/3
+        Augmentation.Placement strip = Augmentation.randomResizedCrop(0.9, false).place(5, 0, 4, 100);
+        assertEquals(new Augmentation.Placement(0, 47, 4, 5, false), strip);
+    }
+
+    @Test
+    void aResizedCropIsTheRegionResizedThenMirrored() {
+        Augmentation aug = Augmentation.randomResizedCrop(0.3, true);
+        Picture src = new Picture(DataFiles.pixels(1, 2, 20, 30), 2, 20, 30);
+        float[][] table = Normalization.none().lookupTable(2);
+        for (int position = 0; position < 20; position++) {
+            float[] got = new float[2 * 8 * 8];
+            aug.apply(src, 99, position, 8, 8, table, got, 0);
+            Augmentation.Placement p = aug.place(99, position, 20, 30);
+            Picture region = src.resized(p.top(), p.left(), p.height(), p.width(), 8, 8);
+            for (int c = 0; c < 2; c++) {
+                for (int y = 0; y < 8; y++) {
+                    for (int x = 0; x < 8; x++) {
+                        int sx = p.mirrored() ? 7 - x : x;
+                        assertEquals(region.pixel(c, y, sx) / 255f, got[(c * 8 + y) * 8 + x], "position " + position);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void withoutAugmentationAnotherSizeIsResizedAndCentreCropped() {
+        Picture src = new Picture(DataFiles.pixels(1, 1, 12, 18), 1, 12, 18);
+        float[] got = new float[36];
+        Augmentation.none().apply(src, 1, 0, 6, 6, Normalization.none().lookupTable(1), got, 0);
+        Picture want = src.fitted(6);
+        for (int i = 0; i < 36; i++) assertEquals((want.pixels()[i] & 255) / 255f, got[i]);
+    }
+
+    @Test
     void invalidSettingsAreRefusedClearly() {
         assertThrows(IllegalArgumentException.class, () -> new Augmentation(-1, true));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(2, true, 0.5));
+        assertThrows(IllegalArgumentException.class, () -> Augmentation.randomResizedCrop(1.5, true));
+        assertThrows(IllegalArgumentException.class, () -> Augmentation.randomResizedCrop(0, true));
         assertThrows(IllegalArgumentException.class, () -> new Normalization(new float[] {0.5f}, new float[] {}));
         var zero = assertThrows(IllegalArgumentException.class,
                 () -> new Normalization(new float[] {0.5f}, new float[] {0f}));
