@@ -12,6 +12,7 @@ import ai.crate.model.data.Datasets;
 import ai.crate.model.data.FolderImages;
 import ai.crate.model.data.ImageSource;
 import ai.crate.model.data.Normalization;
+import ai.crate.model.data.TrainingData;
 import ai.crate.model.optim.Optimizer;
 import ai.crate.model.optim.Param;
 import ai.crate.model.optim.Schedule;
@@ -23,6 +24,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -146,6 +148,17 @@ final class TrainCommand implements Callable<Integer> {
         OptionChecks.inRange("--clip", clip, 0, Double.MAX_VALUE, true);
         Augmentation aug = noAugment ? Augmentation.none() : Recipes.augmentation(dataset, cropPad, cropScale, !noFlip);
         PrintWriter log = spec.commandLine().getErr();
+        Path last = out.resolve("last.safetensors");
+        TrainingData resumed = null;   // a resumed run keeps its split and normalisation, whatever the folder holds now
+        if (resume && Files.exists(last)) {
+            try {
+                resumed = TrainingData.fromMetadata(Checkpoints.read(last).metadata()).orElse(null);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(last + ": " + e.getMessage(), e);
+            }
+            if (resumed != null && resumed.dataset().equals(dataset)) dataOptions.trainedOn(Optional.of(resumed));
+            else resumed = null;
+        }
         ImageSource trainSet = dataOptions.load(true, preset.imageSize(), preset.channels(), aug, log);
         ImageSource testSet = dataOptions.load(false, preset.imageSize(), preset.channels(), Augmentation.none(), log);
         if (preset.channels() != trainSet.channels() || preset.imageSize() != trainSet.height()) {
@@ -157,8 +170,9 @@ final class TrainCommand implements Callable<Integer> {
         Backend be = backendOptions.resolve();
         ImageClassifier model = init == null ? Architectures.createClassifier(c, be, seed)
                 : Checkpoints.load(init, be, LoadOptions.heads(heads), ImageClassifier.class);
-        Normalization norm = normalization(dataset, trainSet);
-        if (trainSet instanceof FolderImages && mean == null && normalize == null) {
+        Normalization norm = resumed != null && mean == null && normalize == null ? resumed.normalization()
+                : normalization(dataset, trainSet);
+        if (trainSet instanceof FolderImages && mean == null && normalize == null && resumed == null) {
             log.println("crate: normalising with the training images' " + norm);
         }
         BatchLoader trainLoader = new BatchLoader(trainSet, batch, !noShuffle, true, aug, norm, seed);
@@ -175,7 +189,6 @@ final class TrainCommand implements Callable<Integer> {
         Trainer trainer = new Trainer(task, opt, sched, trainLoader, testLoader,
                 new Trainer.Settings(epochs, minutes, steps, labelSmoothing, clip, out), progress);
         if (resume) {
-            Path last = trainer.lastCheckpoint();
             if (!Files.exists(last)) throw new IllegalArgumentException("--resume: no " + last + " to continue from");
             trainer.resume(last);
         }

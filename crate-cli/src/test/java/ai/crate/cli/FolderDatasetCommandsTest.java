@@ -84,6 +84,11 @@ class FolderDatasetCommandsTest {
         writeClasses(data, List.of("band", "pillar"), 40, 1);
         Files.writeString(data.resolve("band/notes.txt"), "not an image");
         Files.write(data.resolve("pillar/broken.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
+        CrateCliTest.Run looked = CrateCliTest.run("data", "--dataset", "folder", "--data", data.toString(),
+                "--epochs", "1", "--batch", "8");
+        assertEquals(0, looked.code(), looked.err());
+        assertTrue(looked.out().contains("2 classes [band, pillar]") && looked.out().contains("loader epoch 1: ")
+                && looked.out().contains("random-resized crop 0.08..1 + flip"), looked.out());
         CrateCliTest.Run train = CrateCliTest.run("train", "--config", "fmnist-small", "--dataset", "folder",
                 "--data", data.toString(), "--test-fraction", "0.25", "--split-seed", "3", "--epochs", "1",
                 "--batch", "16", "--out", run.toString(), "--backend", "simd");
@@ -147,6 +152,34 @@ class FolderDatasetCommandsTest {
                 others.resolve("cats").toString(), "--out", dir.resolve("x").toString());
         assertEquals(3, oneClass.code(), "3: the data is unreadable");
         assertTrue(oneClass.err().contains("no class sub-folders"), oneClass.err());
+    }
+
+    /** A resumed run keeps the split and the normalisation it started with, even after images were added. */
+    @Test
+    void resumeKeepsTheSplitAndNormalisation() throws Exception {
+        Path data = dir.resolve("grow"), run = dir.resolve("run");
+        writeClasses(data, List.of("band", "pillar"), 12, 3);
+        String[] args = {"train", "--config", "fmnist-small", "--dataset", "folder", "--data", data.toString(),
+            "--split-seed", "5", "--batch", "8", "--steps", "1", "--out", run.toString(), "--backend", "simd"};
+        CrateCliTest.Run first = CrateCliTest.run(args);
+        assertEquals(0, first.code(), first.err());
+        TrainingData before = TrainingData.fromMetadata(Checkpoints.read(run.resolve("last.safetensors")).metadata())
+                .orElseThrow();
+        for (int i = 0; i < 10; i++) writePng(data.resolve("band/new" + i + ".png"), new byte[784]);   // all black
+        String[] again = java.util.Arrays.copyOf(args, args.length + 1);
+        again[again.length - 1] = "--resume";
+        again[java.util.Arrays.asList(args).indexOf("--steps") + 1] = "2";   // one more step
+        CrateCliTest.Run resumed = CrateCliTest.run(again);
+        assertEquals(0, resumed.code(), resumed.err());
+        TrainingData after = TrainingData.fromMetadata(Checkpoints.read(run.resolve("last.safetensors")).metadata())
+                .orElseThrow();
+        assertEquals(before, after, "the black images added since did not change the stored statistics");
+        CrateCliTest.Run fresh = CrateCliTest.run(concat(new String[] {"--config", "fmnist-small", "--dataset",
+            "folder", "--data", data.toString(), "--batch", "8", "--steps", "1", "--backend", "simd"}, "--out",
+                dir.resolve("fresh").toString()));
+        assertEquals(0, fresh.code(), fresh.err());
+        assertNotEquals(before.normalization(), TrainingData.fromMetadata(Checkpoints.read(
+                dir.resolve("fresh/last.safetensors")).metadata()).orElseThrow().normalization(), "a new run sees them");
     }
 
     /**
