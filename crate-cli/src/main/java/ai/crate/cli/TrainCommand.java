@@ -13,6 +13,9 @@ import ai.crate.model.data.FolderImages;
 import ai.crate.model.data.ImageSource;
 import ai.crate.model.data.Normalization;
 import ai.crate.model.data.TrainingData;
+import ai.crate.model.dist.Collective;
+import ai.crate.model.dist.DataParallel;
+import ai.crate.model.dist.SingleProcess;
 import ai.crate.model.optim.Optimizer;
 import ai.crate.model.optim.Param;
 import ai.crate.model.optim.Schedule;
@@ -20,6 +23,7 @@ import ai.crate.model.train.ClassifierTask;
 import ai.crate.model.train.Evaluation;
 import ai.crate.model.train.Recipes;
 import ai.crate.model.train.Trainer;
+import ai.crate.mpi.OpenMpi;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -132,11 +136,40 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue exactly from DIR/last.safetensors.")
     boolean resume;
 
+    @Option(names = "--distributed", defaultValue = "none", paramLabel = "none|mpi", description = "mpi: "
+            + "data-parallel over the processes mpirun started (--batch is the global batch; rank 0 writes). Default "
+            + "${DEFAULT-VALUE}.")
+    String distributed;
+
     @Mixin
     BackendOptions backendOptions;
 
     @Override
     public Integer call() throws Exception {
+        Collective collective = switch (distributed) {
+            case "none" -> SingleProcess.INSTANCE;
+            case "mpi" -> OpenMpi.init();
+            default -> throw new IllegalArgumentException("--distributed must be none or mpi, got '" + distributed + "'");
+        };
+        try {
+            return train(collective);
+        } catch (Exception | Error e) {
+            if (collective.size() > 1) {   // take the job down rather than leave the other processes waiting
+                PrintWriter err = spec.commandLine().getErr();
+                err.println("crate train: rank " + collective.rank() + " of " + collective.size() + ": " + e
+                        + "; aborting the job");
+                err.flush();
+                collective.abort(2);
+            }
+            throw e;
+        } finally {
+            collective.close();
+        }
+    }
+
+    private int train(Collective collective) throws Exception {
+        boolean rank0 = collective.rank() == 0;
+        PrintWriter quiet = new PrintWriter(java.io.Writer.nullWriter());
         String dataset = dataOptions.dataset();
         ClassifierConfig preset = Architectures.classifierPreset(config);   // a bad name fails before the data loads
         OptionChecks.atLeast("--epochs", epochs, 1);   // Recipes checks these too; here before the data loads
@@ -146,8 +179,12 @@ final class TrainCommand implements Callable<Integer> {
         OptionChecks.inRange("--minutes", minutes, 0, Double.MAX_VALUE, true);
         OptionChecks.inRange("--label-smoothing", labelSmoothing, 0, 1, false);
         OptionChecks.inRange("--clip", clip, 0, Double.MAX_VALUE, true);
+        if (batch % collective.size() != 0) {
+            throw new IllegalArgumentException("--batch " + batch + " is the global batch and must divide by the "
+                    + collective.size() + " processes");
+        }
         Augmentation aug = noAugment ? Augmentation.none() : Recipes.augmentation(dataset, cropPad, cropScale, !noFlip);
-        PrintWriter log = spec.commandLine().getErr();
+        PrintWriter log = rank0 ? spec.commandLine().getErr() : quiet;
         Path last = out.resolve("last.safetensors");
         TrainingData resumed = null;   // a resumed run keeps its split and normalisation, whatever the folder holds now
         if (resume && Files.exists(last)) {
@@ -184,24 +221,36 @@ final class TrainCommand implements Callable<Integer> {
         long warm = Recipes.warmupSteps(warmup, perEpoch, total);
         Schedule sched = Recipes.schedule(schedule, opt.learningRate(), warm, total);
         Files.createDirectories(out);
-        ProgressListener progress = new ProgressListener(spec.commandLine().getOut(), perEpoch, epochs);
+        var o = rank0 ? spec.commandLine().getOut() : quiet;
+        ProgressListener progress = new ProgressListener(o, perEpoch, epochs);
         ClassifierTask task = new ClassifierTask(model, labelSmoothing, dataOptions.describe(trainSet, norm));
         Trainer trainer = new Trainer(task, opt, sched, trainLoader, testLoader,
                 new Trainer.Settings(epochs, minutes, steps, labelSmoothing, clip, out), progress);
+        if (collective.size() > 1) {
+            trainer.distributed(collective);
+            log.println("crate: data-parallel on " + collective.describe() + ": " + batch / collective.size()
+                    + " images of each global batch of " + batch + " per process");
+        }
         if (resume) {
             if (!Files.exists(last)) throw new IllegalArgumentException("--resume: no " + last + " to continue from");
             trainer.resume(last);
         }
-        spec.commandLine().getOut().printf(Locale.ROOT, "training %s (%s, %,d parameters) on %s: %,d train / %,d test"
+        o.printf(Locale.ROOT, "training %s (%s, %,d parameters) on %s: %,d train / %,d test"
                         + " images, %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n",
                 config, model.config().architecture(), model.parameterCount(), dataOptions.isFolder() ? dataOptions.folder()
                         : dataset, trainSet.size(), testSet.size(),
                 epochs, perEpoch, batch, optimizer, opt.learningRate(), schedule, warm, be.name());
         Trainer.Result r = runInterruptibly(spec, trainer, progress);
-        Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
-        var o = spec.commandLine().getOut();
+        if (rank0) Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
+        DataParallel dp = trainer.dataParallel();
+        if (dp != null && dp.exchanges() > 0) {
+            o.printf(Locale.ROOT, "all-reduce: %d exchanges of %.2f MB (%,d floats) each, %.2f ms per step on "
+                            + "average; replicas identical at the end (checked)%n", dp.exchanges(),
+                    dp.floatsPerStep() * 4 / 1e6, dp.floatsPerStep(), 1e3 * dp.seconds() / dp.exchanges());
+        }
         if (!r.finished()) {
-            Evaluation now = Evaluation.of(model, testLoader);
+            Evaluation now = Evaluation.of(model, testLoader.sharded(collective.rank(), collective.size()),
+                    collective);
             o.printf(Locale.ROOT, "stopped at step %d (epoch %d, batch %d): test accuracy now %.2f %% (top-5 %.2f %%);"
                     + " continue with --resume%n", r.step(), r.epoch() + 1, r.stepInEpoch(), 100 * now.top1(),
                     100 * now.top5());

@@ -45,6 +45,24 @@ public interface Backend {
     /** The elements of any view, row-major, copied to a new heap array. */
     float[] toArray(Tensor t);
 
+    /**
+     * The elements of {@code src} (any view, row-major) into {@code dst[offset..offset + size)}: a host read that
+     * allocates nothing on CPU backends (data-parallel training stages gradients this way every step).
+     */
+    default void copyToHost(Tensor src, float[] dst, int offset) {
+        OpChecks.hostRange("copyToHost", src, dst, offset);
+        float[] values = toArray(src);
+        System.arraycopy(values, 0, dst, offset, values.length);
+    }
+
+    /** {@code src[offset..offset + size)} into {@code dst} (any view, row-major): the write-back of {@link #copyToHost}. */
+    default void copyFromHost(float[] src, int offset, Tensor dst) {
+        OpChecks.hostRange("copyFromHost", dst, src, offset);
+        Tensor staged = fromArray(java.util.Arrays.copyOfRange(src, offset, offset + (int) dst.size()), dst.shape());
+        copy(staged, dst);
+        release(staged);
+    }
+
     // ---- fill, copy, random ------------------------------------------------------------------------------------
 
     void fill(Tensor out, float value);

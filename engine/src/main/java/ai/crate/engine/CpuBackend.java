@@ -85,6 +85,32 @@ public abstract class CpuBackend implements Backend {
         return out;
     }
 
+    @Override
+    public void copyToHost(Tensor src, float[] dst, int offset) {
+        OpChecks.hostRange("copyToHost", src, dst, offset);
+        float[] d = data("copyToHost", src);
+        int n = (int) src.size();
+        if (src.isContiguous()) {
+            System.arraycopy(d, (int) src.offset(), dst, offset, n);
+            return;
+        }
+        int[] shape = src.shape(), strides = src.strides();
+        for (int i = 0; i < n; i++) dst[offset + i] = d[(int) (src.offset() + Layout.offsetOf(i, shape, strides))];
+    }
+
+    @Override
+    public void copyFromHost(float[] src, int offset, Tensor dst) {
+        OpChecks.hostRange("copyFromHost", dst, src, offset);
+        float[] d = data("copyFromHost", dst);
+        int n = (int) dst.size();
+        if (dst.isContiguous()) {
+            System.arraycopy(src, offset, d, (int) dst.offset(), n);
+            return;
+        }
+        int[] shape = dst.shape(), strides = dst.strides();
+        for (int i = 0; i < n; i++) d[(int) (dst.offset() + Layout.offsetOf(i, shape, strides))] = src[offset + i];
+    }
+
     /** The heap array behind {@code t}, after checking it belongs to this backend. */
     protected final float[] data(String op, Tensor t) {
         OpChecks.sameBackend(op, this, t);

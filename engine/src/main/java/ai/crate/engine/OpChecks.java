@@ -50,6 +50,15 @@ public final class OpChecks {
         return n;
     }
 
+    /** copyToHost / copyFromHost: the tensor's elements fit the host array from {@code offset}. */
+    public static void hostRange(String op, Tensor t, float[] host, int offset) {
+        if (offset < 0 || offset > host.length || t.size() > host.length - offset) {
+            throw new IllegalArgumentException(op + ": " + t.size() + " elements of shape "
+                    + Arrays.toString(t.shape()) + " do not fit a host array of " + host.length + " from offset "
+                    + offset);
+        }
+    }
+
     public static void contiguous(String op, String what, Tensor t) {
         if (!t.isContiguous()) {
             throw new IllegalArgumentException(op + ": " + what + " must be contiguous, got shape "

@@ -1103,6 +1103,33 @@ public abstract class BackendContractTest {
 
     @ParameterizedTest(name = "n={0}")
     @MethodSource("sizeCases")
+    void copyToAndFromHostArraysAtAnOffset(int n) {
+        SplittableRandom r = rng("host", n);
+        float[] values = normal(r, 3 * n, 1);
+        Pair dense = pair(values, 3, n);
+        float[] host = normal(r, 3 * n + 7, 1), want = host.clone();
+        System.arraycopy(values, 0, want, 5, 3 * n);
+        b().copyToHost(dense.mine(), host, 5);
+        assertArrayEquals(want, host, "copyToHost of [3, n] at offset 5 leaves the rest untouched");
+        // a transposed view reads row-major, as toArray does
+        Pair view = pair(values, 3, n).map(Tensor::transpose);
+        float[] viewHost = new float[3 * n];
+        b().copyToHost(view.mine(), viewHost, 0);
+        assertArrayEquals(oracle.toArray(view.ref()), viewHost, "copyToHost of a transposed view");
+        // write back into a window of a larger tensor; everything around it stays
+        float[] around = normal(r, 5 * (n + 2), 1);
+        Pair base = pair(around, 5, n + 2);
+        Pair window = base.map(t -> t.slice(0, 1, 4).slice(1, 1, n + 1));
+        b().copyFromHost(host, 5, window.mine());
+        oracle.copy(oracle.fromArray(values, 3, n), window.ref());
+        assertPairClose("copyFromHost into a window [1:4, 1:n+1] of [5, n+2]", base, EXACT, EXACT);
+        assertRejects(() -> b().copyToHost(dense.mine(), new float[3 * n], 1), "copyToHost", "offset 1");
+        assertRejects(() -> b().copyFromHost(new float[3 * n - 1], 0, dense.mine()), "copyFromHost");
+        assertRejects(() -> b().copyToHost(dense.mine(), host, -1), "copyToHost");
+    }
+
+    @ParameterizedTest(name = "n={0}")
+    @MethodSource("sizeCases")
     void copyBetweenStridedViews(int n) {
         SplittableRandom r = rng("copy", n);
         float[] sd = normal(r, 4 * n, 1), dd = normal(r, 6 * (n + 3), 1);

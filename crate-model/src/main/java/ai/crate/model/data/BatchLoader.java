@@ -26,6 +26,8 @@ public final class BatchLoader {
     private final Augmentation augmentation;
     private final long seed;
     private final float[][] table;
+    private final int rank;
+    private final int ranks;
 
     /**
      * A loader of batches of {@code batchSize}; with {@code dropLast} the last, partial batch of an epoch is skipped
@@ -50,7 +52,42 @@ public final class BatchLoader {
         this.augmentation = Objects.requireNonNull(augmentation, "augmentation");
         this.seed = seed;
         this.table = normalization.lookupTable(data.channels());
+        this.rank = 0;
+        this.ranks = 1;
     }
+
+    private BatchLoader(BatchLoader whole, int rank, int ranks) {
+        this.data = whole.data;
+        this.batchSize = whole.batchSize;
+        this.shuffle = whole.shuffle;
+        this.dropLast = whole.dropLast;
+        this.augmentation = whole.augmentation;
+        this.seed = whole.seed;
+        this.table = whole.table;
+        this.rank = rank;
+        this.ranks = ranks;
+    }
+
+    /**
+     * This loader's share for process {@code rank} of {@code ranks} in data-parallel training: of each batch of an
+     * epoch, the contiguous slice [size·rank/ranks, size·(rank+1)/ranks) — the same images, in the same order and
+     * with the same augmentation (a function of each image's position in the epoch), that the whole batch holds at
+     * those places; of the evaluation pass, the contiguous slice of the data set in the same proportion. The batch
+     * size stays the global one, which must divide by {@code ranks} for a training loader (one that drops the
+     * last partial batch).
+     */
+    public BatchLoader sharded(int rank, int ranks) {
+        if (ranks < 1 || rank < 0 || rank >= ranks) throw new IllegalArgumentException("rank " + rank + " of " + ranks);
+        if (dropLast && batchSize % ranks != 0) {   // training: equal shares, so the averaged gradient is the mean
+            throw new IllegalArgumentException("the global batch " + batchSize + " does not divide by " + ranks
+                    + " processes");
+        }
+        return new BatchLoader(this, rank, ranks);
+    }
+
+    public int rank() { return rank; }
+
+    public int ranks() { return ranks; }
 
     /** One unshuffled, unaugmented pass over all of {@code data}, the last partial batch included. */
     public static BatchLoader forEvaluation(ImageSource data, int batchSize, Normalization normalization) {
@@ -77,7 +114,7 @@ public final class BatchLoader {
             throw new IllegalArgumentException("start step " + startStep + " is outside 0.." + stepsPerEpoch());
         }
         int[] order = order(epoch);
-        return new BatchIterator(step -> build(order, epoch, step, true), startStep, stepsPerEpoch(),
+        return new BatchIterator(step -> trainingBatch(order, epoch, step), startStep, stepsPerEpoch(),
                 data.name() + " epoch " + epoch);
     }
 
@@ -86,9 +123,17 @@ public final class BatchLoader {
      * augmentation, the last partial batch kept; same normalisation. Batches report epoch 0.
      */
     public BatchIterator evaluation() {
-        int steps = (data.size() + batchSize - 1) / batchSize;
-        return new BatchIterator(step -> build(null, 0, step, false), 0, steps, data.name() + " evaluation");
+        int lo = share(data.size(), rank), hi = share(data.size(), rank + 1);
+        int steps = (hi - lo + batchSize - 1) / batchSize;
+        return new BatchIterator(step -> build(null, 0, step, lo + step * batchSize,
+                Math.min(batchSize, hi - lo - step * batchSize), false), 0, steps, data.name() + " evaluation");
     }
+
+    /** Images of the evaluation pass: this shard's, all of them unsharded. */
+    public int evaluationSize() { return share(data.size(), rank + 1) - share(data.size(), rank); }
+
+    /** Where share {@code r} of {@code n} items begins: n·r/ranks. */
+    private int share(int n, int r) { return (int) ((long) n * r / ranks); }
 
     /** The tensor shape of a batch of {@code size} images: [size, C, H, W]. */
     public int[] batchShape(int size) {
@@ -99,7 +144,7 @@ public final class BatchLoader {
     public Batch batch(int epoch, int step) {
         checkEpoch(epoch);
         Objects.checkIndex(step, stepsPerEpoch());
-        return build(order(epoch), epoch, step, true);
+        return trainingBatch(order(epoch), epoch, step);
     }
 
     /** The indices of the examples in the order epoch {@code epoch} visits them: file order without shuffling. */
@@ -120,14 +165,20 @@ public final class BatchLoader {
         return order;
     }
 
+    /** This process's share of training batch {@code step}: all of it unsharded. */
+    private Batch trainingBatch(int[] order, int epoch, int step) {
+        int from = step * batchSize, size = Math.min(batchSize, data.size() - from);
+        int lo = share(size, rank), hi = share(size, rank + 1);
+        return build(order, epoch, step, from + lo, hi - lo, true);
+    }
+
     /**
-     * The batch of {@code step} in {@code order} (null: file order), augmented if asked and this loader augments.
-     * Images decoded from files are built in parallel (each one a pure function of its position, so the result is
-     * the same); in-memory ones on this thread, leaving the cores to the model.
+     * The {@code size} examples at positions from.. of {@code order} (null: file order), as batch {@code step},
+     * augmented if asked and this loader augments. Images decoded from files are built in parallel (each one a pure
+     * function of its position, so the result is the same); in-memory ones on this thread, leaving the cores to the
+     * model.
      */
-    private Batch build(int[] order, int epoch, int step, boolean augment) {
-        int from = step * batchSize;
-        int size = Math.min(batchSize, data.size() - from);
+    private Batch build(int[] order, int epoch, int step, int from, int size, boolean augment) {
         int imageBytes = data.imageBytes();
         float[] images = new float[size * imageBytes];
         int[] labels = new int[size];

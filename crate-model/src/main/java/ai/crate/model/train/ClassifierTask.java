@@ -12,6 +12,7 @@ import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.TrainingData;
+import ai.crate.model.dist.Collective;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import java.util.Arrays;
@@ -65,6 +66,11 @@ public record ClassifierTask(ImageClassifier classifier, float labelSmoothing, T
 
     @Override
     public Evaluation evaluate(BatchLoader test) { return Evaluation.of(classifier, test); }
+
+    @Override
+    public Evaluation evaluate(BatchLoader test, Collective collective) {
+        return Evaluation.of(classifier, test, collective);
+    }
 
     @Override
     public double score(Evaluation e) { return e.top1(); }

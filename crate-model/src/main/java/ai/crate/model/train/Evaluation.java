@@ -1,5 +1,7 @@
 package ai.crate.model.train;
 
+import ai.crate.model.dist.Collective;
+import ai.crate.model.dist.SingleProcess;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.family.ImageClassifier;
@@ -12,6 +14,15 @@ public record Evaluation(int n, double loss, double top1, double top5, double[] 
 
     /** One pass over {@code loader}'s evaluation batches through the tape-free inference path. */
     public static Evaluation of(ImageClassifier model, BatchLoader loader) {
+        return of(model, loader, SingleProcess.INSTANCE);
+    }
+
+    /**
+     * Sharded: each process scores its shard of {@code loader} (one {@link BatchLoader#sharded} per rank), then the
+     * counts and loss sums are added over the processes, so every one returns the whole test set's figures (top-1
+     * and top-5 exactly the single process's; the mean loss up to the order of the additions).
+     */
+    public static Evaluation of(ImageClassifier model, BatchLoader loader, Collective collective) {
         Backend be = model.backend();
         int classes = model.config().numClasses();
         long[] correct = new long[classes], seen = new long[classes];
@@ -38,6 +49,26 @@ public record Evaluation(int n, double loss, double top1, double top5, double[] 
                     if (rank < 5) top5++;
                 }
                 n += b.size();
+            }
+        }
+        if (collective.size() > 1) {
+            double[] sums = new double[4 + 2 * classes];
+            sums[0] = n;
+            sums[1] = lossSum;
+            sums[2] = top1;
+            sums[3] = top5;
+            for (int c = 0; c < classes; c++) {
+                sums[4 + c] = correct[c];
+                sums[4 + classes + c] = seen[c];
+            }
+            collective.allReduceSum(sums);   // integer counts below 2^53 add exactly in double
+            n = (int) sums[0];
+            lossSum = sums[1];
+            top1 = (long) sums[2];
+            top5 = (long) sums[3];
+            for (int c = 0; c < classes; c++) {
+                correct[c] = (long) sums[4 + c];
+                seen[c] = (long) sums[4 + classes + c];
             }
         }
         double[] perClass = new double[classes];

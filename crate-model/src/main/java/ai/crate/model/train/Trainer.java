@@ -7,6 +7,9 @@ import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.family.Checkpoints;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchLoader;
+import ai.crate.model.dist.Collective;
+import ai.crate.model.dist.DataParallel;
+import ai.crate.model.dist.SingleProcess;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.SafeTensors;
 import ai.crate.model.io.StoredTensor;
@@ -62,11 +65,13 @@ public final class Trainer {
     private final TrainingTask task;
     private final Optimizer optimizer;
     private final Schedule schedule;
-    private final BatchLoader train;
-    private final BatchLoader test;
+    private BatchLoader train;
+    private BatchLoader test;
     private final Settings settings;
     private final Listener listener;
     private volatile boolean stopRequested;
+    private Collective collective = SingleProcess.INSTANCE;
+    private DataParallel dataParallel;
 
     // the position and running figures, saved in checkpoints
     private int epoch;
@@ -95,6 +100,27 @@ public final class Trainer {
         this.settings = settings;
         this.listener = listener;
     }
+
+    /**
+     * Trains data-parallel over {@code c}'s processes (call before {@link #run}, on every process, with the same
+     * arguments): each takes its share of every global batch ({@link BatchLoader#sharded}) and of the test set,
+     * starts from rank 0's weights, averages the gradients after every backward, and runs the identical optimizer
+     * step (clipping on the averaged gradients); losses, counts and the decision to stop are agreed every step.
+     * Only rank 0 writes checkpoints and metrics and reports to the listener.
+     */
+    public Trainer distributed(Collective c) {
+        collective = c;
+        train = train.sharded(c.rank(), c.size());
+        test = test.sharded(c.rank(), c.size());
+        dataParallel = c.size() > 1
+                ? new DataParallel(task.model().namedParameters(), c, DataParallel.DEFAULT_BUCKET_FLOATS) : null;
+        return this;
+    }
+
+    /** The gradient exchange of a distributed run (its time and bytes), or null in one process. */
+    public DataParallel dataParallel() { return dataParallel; }
+
+    private boolean writes() { return collective.rank() == 0; }
 
     /** Asks the loop to stop after the current step and write its checkpoint (safe from any thread). */
     public void requestStop() { stopRequested = true; }
@@ -144,20 +170,21 @@ public final class Trainer {
     public Result run() throws IOException {
         task.model().train(true);
         Files.createDirectories(settings.out());
-        if (!Files.exists(metricsFile())) {
+        if (dataParallel != null) dataParallel.broadcastWeights();
+        if (writes() && !Files.exists(metricsFile())) {
             Files.writeString(metricsFile(), METRICS_HEADER + "\n", StandardCharsets.UTF_8);
         }
         Backend be = task.backend();
         long start = System.nanoTime();
         long stepsThisRun = 0;
         boolean finished = false;
-        while (!finished && !stopRequested) {
+        while (!finished && !stopAgreed(start)) {
             if (epoch >= settings.epochs()) { finished = true; break; }
             long epochStart = System.nanoTime();
             long imagesThisEpoch = 0;
             try (var batches = train.epoch(epoch, stepInEpoch)) {
                 for (Iterator<Batch> it = batches; it.hasNext(); ) {
-                    if (stopRequested || outOfTime(start) || stepLimitReached()) break;
+                    if (stopAgreed(start) || stepLimitReached()) break;
                     Batch b = it.next();
                     float lr = schedule.at(step);
                     optimizer.setLearningRate(lr);
@@ -165,6 +192,7 @@ public final class Trainer {
                     TrainingTask.StepLoss out = task.loss(images, b, step);
                     Variable loss = out.loss();
                     loss.backward();
+                    if (dataParallel != null) dataParallel.averageGradients();
                     if (settings.clip() > 0) optimizer.clipGradNorm(settings.clip());
                     optimizer.step();
                     task.model().weightsChanged();
@@ -173,26 +201,37 @@ public final class Trainer {
                     // is saved after it.
                     float[] lossAndCorrect = readBack(be, loss.value(), out.correct());
                     double lossValue = lossAndCorrect[0];
+                    int batchImages = b.size();
+                    int correct = Math.round(lossAndCorrect[1]);
+                    if (collective.size() > 1) {   // the global batch's figures, the same on every process
+                        double[] sums = {lossValue * b.size(), correct, b.size()};
+                        collective.allReduceSum(sums);
+                        batchImages = (int) sums[2];
+                        lossValue = sums[0] / batchImages;
+                        correct = (int) sums[1];
+                    }
                     if (!Double.isFinite(lossValue)) {
                         loss.releaseGraph();
                         throw new NonFiniteLossException("loss is " + lossValue + " at step " + step + " (epoch " + epoch
                                 + ", batch " + stepInEpoch + "); training stopped, the last good checkpoint stays at "
                                 + lastCheckpoint());
                     }
-                    int correct = Math.round(lossAndCorrect[1]);
                     loss.releaseGraph();
                     optimizer.zeroGrad();
                     be.release(images);
                     step++;
                     stepInEpoch++;
                     stepsThisRun++;
-                    epochLossSum += lossValue * b.size();
+                    epochLossSum += lossValue * batchImages;
                     epochCorrect += correct;
-                    epochSeen += b.size();
-                    imagesThisEpoch += b.size();
+                    epochSeen += batchImages;
+                    imagesThisEpoch += batchImages;
                     double seconds = (System.nanoTime() - epochStart) / 1e9;
-                    listener.step(new StepReport(epoch, step, stepsThisRun, lr, lossValue, (double) correct / b.size(),
-                            imagesThisEpoch / Math.max(seconds, 1e-9), elapsed(start)));
+                    if (writes()) {
+                        listener.step(new StepReport(epoch, step, stepsThisRun, lr, lossValue,
+                                (double) correct / batchImages, imagesThisEpoch / Math.max(seconds, 1e-9),
+                                elapsed(start)));
+                    }
                 }
             }
             if (stepInEpoch >= train.stepsPerEpoch()) {
@@ -203,19 +242,23 @@ public final class Trainer {
             if (outOfTime(start) || stepLimitReached()) break;
         }
         if (epoch >= settings.epochs()) finished = true;
+        if (dataParallel != null) dataParallel.verifyReplicas();
         if (stepInEpoch > 0) saveLast(start);      // stopped mid-epoch; ends of epochs were saved as they came
         return new Result(epoch, stepInEpoch, step, bestAccuracy, finished);
     }
 
     private void endEpoch(long start, long epochStart, long images) throws IOException {
+        if (dataParallel != null) dataParallel.verifyReplicas();
         task.model().train(false);
-        Evaluation eval = task.evaluate(test);
+        Evaluation eval = task.evaluate(test, collective);
         task.model().train(true);
         double seconds = (System.nanoTime() - epochStart) / 1e9;
         EpochReport r = new EpochReport(epoch, step, optimizer.learningRate(), epochLossSum / Math.max(epochSeen, 1),
                 (double) epochCorrect / Math.max(epochSeen, 1), eval, images / Math.max(seconds, 1e-9), elapsed(start));
-        appendMetrics(r);
-        listener.epoch(r);
+        if (writes()) {
+            appendMetrics(r);
+            listener.epoch(r);
+        }
         epoch++;
         stepInEpoch = 0;
         epochLossSum = 0;
@@ -224,13 +267,16 @@ public final class Trainer {
         if (eval.top1() > bestAccuracy || Double.isNaN(eval.top1()) && task.score(eval) > bestScore) {
             bestAccuracy = eval.top1();
             bestScore = task.score(eval);
-            SafeTensors.write(bestCheckpoint(), Checkpoints.stateDict(task.model()), task.metadata());
-            listener.checkpoint(bestCheckpoint());
+            if (writes()) {
+                SafeTensors.write(bestCheckpoint(), Checkpoints.stateDict(task.model()), task.metadata());
+                listener.checkpoint(bestCheckpoint());
+            }
         }
         saveLast(start);
     }
 
     private void saveLast(long start) throws CheckpointException {
+        if (!writes()) return;
         Map<String, StoredTensor> tensors = new LinkedHashMap<>(Checkpoints.stateDict(task.model()));
         optimizer.state().forEach((k, v) -> tensors.put(Checkpoints.TRAIN_STATE_PREFIX + "optim." + k, v));
         Map<String, String> meta = new LinkedHashMap<>(task.metadata());
@@ -254,6 +300,18 @@ public final class Trainer {
                 r.lr(), r.trainLoss(), r.trainAccuracy(), r.test().loss(), r.test().top1(), r.imagesPerSecond(),
                 r.elapsedSeconds());
         Files.writeString(metricsFile(), line, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+    }
+
+    /**
+     * Whether to stop now: asked to, or out of time. Processes agree (any one's wish stops them all, at the same
+     * step), since one that stopped alone would leave the others waiting in a collective.
+     */
+    private boolean stopAgreed(long start) {
+        boolean wish = stopRequested || outOfTime(start);
+        if (collective.size() == 1) return wish;
+        double[] votes = {wish ? 1 : 0};
+        collective.allReduceSum(votes);
+        return votes[0] > 0;
     }
 
     private boolean outOfTime(long start) {

@@ -1,5 +1,6 @@
 package ai.crate.model.train;
 
+import ai.crate.model.dist.Collective;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
@@ -29,6 +30,16 @@ public interface TrainingTask {
 
     /** Figures on the test set; higher {@link #score} is better. */
     Evaluation evaluate(BatchLoader test);
+
+    /**
+     * Figures on the test set when {@code test} is this process's shard: summed over the processes. Only tasks that
+     * can add their figures up support more than one process.
+     */
+    default Evaluation evaluate(BatchLoader test, Collective collective) {
+        if (collective.size() == 1) return evaluate(test);
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no sharded evaluation: "
+                + "data-parallel training takes classifiers");
+    }
 
     /** What "best" means for checkpoints: test accuracy for a classifier, minus the test loss otherwise. */
     double score(Evaluation e);
