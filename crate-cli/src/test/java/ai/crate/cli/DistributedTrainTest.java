@@ -43,7 +43,8 @@ class DistributedTrainTest {
 
     private static String mpirun() {
         for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(d, "mpirun"))) return Path.of(d, "mpirun").toString();
+            // by name, as a user runs it: an absolute path makes mpirun derive --prefix from it (/bin → "/": refused)
+            if (Files.isExecutable(Path.of(d, "mpirun"))) return "mpirun";
         }
         return null;
     }
