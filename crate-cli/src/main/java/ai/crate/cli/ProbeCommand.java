@@ -157,7 +157,7 @@ final class ProbeCommand implements Callable<Integer> {
             double s = 0, ss = 0;
             for (int i = 0; i < n; i++) s += train[i * d + j];
             double mean = s / n;
-            for (int i = 0; i < n; i++) ss += Math.pow(train[i * d + j] - mean, 2);
+            for (int i = 0; i < n; i++) ss += StrictMath.pow(train[i * d + j] - mean, 2);
             double inv = 1 / Math.sqrt(ss / n + 1e-6);
             for (int i = 0; i < n; i++) train[i * d + j] = (float) ((train[i * d + j] - mean) * inv);
             for (int i = 0; i < test.length / d; i++) test[i * d + j] = (float) ((test[i * d + j] - mean) * inv);

@@ -117,7 +117,7 @@ final class ReconstructCommand implements Callable<Integer> {
         double mean = s / n;
         for (int k = 0; k < ch; k++)
             for (int y = 0; y < p; y++)
-                for (int xx = 0; xx < p; xx++) ss += Math.pow(x[(k * size + py * p + y) * size + px * p + xx] - mean, 2);
+                for (int xx = 0; xx < p; xx++) ss += StrictMath.pow(x[(k * size + py * p + y) * size + px * p + xx] - mean, 2);
         return new float[] {(float) mean, (float) Math.sqrt(ss / Math.max(n - 1, 1) + 1e-6)};
     }
 

@@ -149,6 +149,8 @@ class DistributedTrainTest {
         assertNotEquals(0, p.exitValue(), Files.readString(log));
         System.out.printf("job ended %.1f s after a rank was killed%n", (System.nanoTime() - killed) / 1e9);
         p.descendants().forEach(ProcessHandle::destroyForcibly);
+        Path last = dir.resolve("killed/last.safetensors");   // written atomically, so whatever is there loads
+        if (Files.exists(last)) assertTrue(Checkpoints.read(last).tensors().containsKey("cls_token"));
     }
 
     @Test

@@ -39,6 +39,6 @@ public final class CounterRandom {
     public static float normal(long seed, long i) {
         double u1 = 1.0 - uniform(seed, 2 * i);       // (0, 1]: log stays finite
         double u2 = uniform(seed, 2 * i + 1);
-        return (float) (Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2.0 * Math.PI * u2));
+        return (float) (Math.sqrt(-2.0 * StrictMath.log(u1)) * StrictMath.cos(2.0 * Math.PI * u2));
     }
 }

@@ -13,6 +13,14 @@ import java.util.Set;
  * own (concat and slice, copies between views, come from {@link Backend}'s defaults on top of each backend's copy).
  */
 public abstract class CpuBackend implements Backend {
+    /**
+     * Debugging aid: -Dcrate.poisonPool=VALUE (a float, or NaN) fills recycled arrays with it, so an op that reads an
+     * allocated tensor before writing it shows (its results change with the value).
+     */
+    private static final String POISON_VALUE = System.getProperty("crate.poisonPool");
+    private static final boolean POISON = POISON_VALUE != null;
+    private static final float POISON_FILL = POISON ? Float.parseFloat(POISON_VALUE) : 0f;
+
     /** Released arrays by length, for {@link #allocate}; at most {@link #poolLimit} floats are kept. */
     private final Map<Integer, ArrayDeque<float[]>> pool = new HashMap<>();
     private final Set<float[]> pooled = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -35,6 +43,7 @@ public abstract class CpuBackend implements Backend {
         float[] d = takeFromPool((int) n);
         if (d == null) d = new float[(int) n];            // new arrays are zero already
         else if (zeroed) Arrays.fill(d, 0f);
+        else if (POISON) Arrays.fill(d, POISON_FILL);
         return new Tensor(this, d, s, Shapes.contiguousStrides(s), 0);
     }
 

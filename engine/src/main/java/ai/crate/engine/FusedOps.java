@@ -235,7 +235,7 @@ public class FusedOps {
                            float decay, long step) {
         if (decay != 1f) be.affine(w, decay, 0f, w);
         Tensor t = be.allocate(w.shape());
-        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+        double bc1 = 1 - StrictMath.pow(beta1, step), bc2 = 1 - StrictMath.pow(beta2, step);
         be.affine(m, beta1, 0f, m);
         be.affine(g, 1f - beta1, 0f, t);
         be.binary(BinaryOp.ADD, m, t, m);

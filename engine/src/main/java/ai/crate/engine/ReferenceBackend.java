@@ -148,10 +148,10 @@ public class ReferenceBackend extends CpuBackend {
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < c; j++) max = Math.max(max, xs[r * c + j]);
             double sum = 0;
-            for (int j = 0; j < c; j++) sum += Math.exp(xs[r * c + j] - max);
+            for (int j = 0; j < c; j++) sum += StrictMath.exp(xs[r * c + j] - max);
             for (int j = 0; j < c; j++) {
                 double z = xs[r * c + j] - max;
-                o[base + r * c + j] = (float) (log ? z - Math.log(sum) : Math.exp(z) / sum);
+                o[base + r * c + j] = (float) (log ? z - StrictMath.log(sum) : StrictMath.exp(z) / sum);
             }
         }
     }
@@ -181,7 +181,7 @@ public class ReferenceBackend extends CpuBackend {
             double sum = 0;
             for (int j = 0; j < c; j++) sum += dys[r * c + j];
             for (int j = 0; j < c; j++) {
-                o[(int) dx.offset() + r * c + j] = (float) (dys[r * c + j] - Math.exp(ys[r * c + j]) * sum);
+                o[(int) dx.offset() + r * c + j] = (float) (dys[r * c + j] - StrictMath.exp(ys[r * c + j]) * sum);
             }
         }
     }
@@ -257,8 +257,8 @@ public class ReferenceBackend extends CpuBackend {
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < c; j++) max = Math.max(max, z[r * c + j]);
             double sum = 0, sumLogits = 0;
-            for (int j = 0; j < c; j++) { sum += Math.exp(z[r * c + j] - max); sumLogits += z[r * c + j]; }
-            double logSumExp = max + Math.log(sum);
+            for (int j = 0; j < c; j++) { sum += StrictMath.exp(z[r * c + j] - max); sumLogits += z[r * c + j]; }
+            double logSumExp = max + StrictMath.log(sum);
             // −Σ target·logp = (1−ε)(lse − z_y) + (ε/C)·Σ_j (lse − z_j)
             double nll = logSumExp - z[r * c + labels[r]];
             double smooth = logSumExp - sumLogits / c;
@@ -277,10 +277,10 @@ public class ReferenceBackend extends CpuBackend {
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < c; j++) max = Math.max(max, z[r * c + j]);
             double sum = 0;
-            for (int j = 0; j < c; j++) sum += Math.exp(z[r * c + j] - max);
+            for (int j = 0; j < c; j++) sum += StrictMath.exp(z[r * c + j] - max);
             for (int j = 0; j < c; j++) {
                 double target = smoothing / c + (j == labels[r] ? 1.0 - smoothing : 0.0);
-                double p = Math.exp(z[r * c + j] - max) / sum;
+                double p = StrictMath.exp(z[r * c + j] - max) / sum;
                 o[(int) dlogits.offset() + r * c + j] = (float) ((p - target) * dl[r]);
             }
         }

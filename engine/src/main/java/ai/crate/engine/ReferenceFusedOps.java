@@ -143,7 +143,7 @@ final class ReferenceFusedOps extends FusedOps {
                 max = Math.max(max, a[i][j]);
             }
             double sum = 0;
-            for (int j = 0; j < n; j++) sum += a[i][j] = Math.exp(a[i][j] - max);
+            for (int j = 0; j < n; j++) sum += a[i][j] = StrictMath.exp(a[i][j] - max);
             for (int j = 0; j < n; j++) a[i][j] /= sum;
         }
         return a;

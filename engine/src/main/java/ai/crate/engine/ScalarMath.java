@@ -19,7 +19,7 @@ public final class ScalarMath {
             term *= 2.0 * x2 / (2 * n + 1);
             sum += term;
         }
-        double r = 2.0 / Math.sqrt(Math.PI) * Math.exp(-x2) * sum;
+        double r = 2.0 / Math.sqrt(Math.PI) * StrictMath.exp(-x2) * sum;
         return Math.copySign(Math.min(r, 1.0), x);
     }
 
@@ -32,7 +32,7 @@ public final class ScalarMath {
         if (z < 2.0) return 1.0 - erf(z);
         double f = z;
         for (int n = 60; n >= 1; n--) f = z + (n / 2.0) / f;
-        return Math.exp(-z * z) / (Math.sqrt(Math.PI) * f);
+        return StrictMath.exp(-z * z) / (Math.sqrt(Math.PI) * f);
     }
 
     /** Φ(x), the standard normal CDF, by erfc on the negative side so the left tail keeps relative precision. */
@@ -43,11 +43,11 @@ public final class ScalarMath {
     public static double apply(UnaryOp op, double x) {
         return switch (op) {
             case NEG -> -x;
-            case EXP -> Math.exp(x);
-            case LOG -> Math.log(x);
+            case EXP -> StrictMath.exp(x);
+            case LOG -> StrictMath.log(x);
             case SQRT -> Math.sqrt(x);
-            case TANH -> Math.tanh(x);
-            case SIGMOID -> 1.0 / (1.0 + Math.exp(-x));
+            case TANH -> StrictMath.tanh(x);
+            case SIGMOID -> 1.0 / (1.0 + StrictMath.exp(-x));
             case ABS -> Math.abs(x);
             case SQUARE -> x * x;
             case RECIPROCAL -> 1.0 / x;
@@ -61,17 +61,17 @@ public final class ScalarMath {
     public static double derivative(UnaryOp op, double x) {
         return switch (op) {
             case NEG -> -1.0;
-            case EXP -> Math.exp(x);
+            case EXP -> StrictMath.exp(x);
             case LOG -> 1.0 / x;
             case SQRT -> 0.5 / Math.sqrt(x);
-            case TANH -> { double t = Math.tanh(x); yield 1.0 - t * t; }
-            case SIGMOID -> { double s = 1.0 / (1.0 + Math.exp(-x)); yield s * (1.0 - s); }
+            case TANH -> { double t = StrictMath.tanh(x); yield 1.0 - t * t; }
+            case SIGMOID -> { double s = 1.0 / (1.0 + StrictMath.exp(-x)); yield s * (1.0 - s); }
             case ABS -> Math.signum(x);
             case SQUARE -> 2.0 * x;
             case RECIPROCAL -> -1.0 / (x * x);
             case RELU -> x > 0 ? 1.0 : 0.0;
             case SIGN -> 0.0;
-            case GELU -> normalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+            case GELU -> normalCdf(x) + x * INV_SQRT_2PI * StrictMath.exp(-0.5 * x * x);
         };
     }
 

@@ -105,8 +105,8 @@ public final class TrainSpiral {
                 int idx = c * POINTS_PER_CLASS + i;
                 double r = (double) i / (POINTS_PER_CLASS - 1);
                 double t = c * 4.0 + 4.0 * r + rnd.nextGaussian() * 0.2;
-                xy[2 * idx] = (float) (r * Math.sin(t));
-                xy[2 * idx + 1] = (float) (r * Math.cos(t));
+                xy[2 * idx] = (float) (r * StrictMath.sin(t));
+                xy[2 * idx + 1] = (float) (r * StrictMath.cos(t));
                 labels[idx] = c;
             }
         }

@@ -230,7 +230,7 @@ final class CudaFusedOps extends FusedOps {
                            float lr, float beta1, float beta2, float eps, long step) {
         OpChecks.parallelLists("adamWSteps", ws.size(), gs.size(), ms.size(), vs.size(), decays.length);
         for (int i = 0; i < ws.size(); i++) optimizerChecks("adamWSteps", ws.get(i), gs.get(i), ms.get(i), vs.get(i));
-        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+        double bc1 = 1 - StrictMath.pow(beta1, step), bc2 = 1 - StrictMath.pow(beta2, step);
         tables.launchStepTable("adamw_multi_f32", List.of(ws, gs, ms, vs), decays, args -> args.f32(beta1).f32(beta2)
                 .f32(eps).f32((float) (1 / Math.sqrt(bc2))).f32((float) (-lr / bc1)));
     }

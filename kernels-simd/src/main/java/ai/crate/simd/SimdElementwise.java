@@ -54,9 +54,10 @@ final class SimdElementwise {
         switch (op) {
             case NEG -> { for (; i < end; i += L) v(x, xo + i).neg().intoArray(o, oo + i); }
             case EXP -> { for (; i < end; i += L) VectorMath.exp(v(x, xo + i)).intoArray(o, oo + i); }
-            case LOG -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.LOG).intoArray(o, oo + i); }
+            // LOG and TANH in the scalar loop below (StrictMath): the Vector API's lanewise LOG and TANH round
+            // differently compiled (SVML) than interpreted, which would make results depend on the JIT's warmth
+            case LOG, TANH -> { }
             case SQRT -> { for (; i < end; i += L) v(x, xo + i).sqrt().intoArray(o, oo + i); }
-            case TANH -> { for (; i < end; i += L) v(x, xo + i).lanewise(VectorOperators.TANH).intoArray(o, oo + i); }
             case SIGMOID -> {
                 for (; i < end; i += L) {
                     ONE.div(VectorMath.exp(v(x, xo + i).neg()).add(ONE)).intoArray(o, oo + i);
@@ -101,12 +102,7 @@ final class SimdElementwise {
             case SQRT -> {
                 for (; i < end; i += L) v(dy, dyo + i).div(v(x, xo + i).sqrt().mul(TWO)).intoArray(dx, dxo + i);
             }
-            case TANH -> {
-                for (; i < end; i += L) {
-                    FloatVector t = v(x, xo + i).lanewise(VectorOperators.TANH);
-                    ONE.sub(t.mul(t)).mul(v(dy, dyo + i)).intoArray(dx, dxo + i);
-                }
-            }
+            case TANH -> { }   // scalar, StrictMath: see unaryRange
             case SIGMOID -> {
                 for (; i < end; i += L) {
                     FloatVector sg = ONE.div(VectorMath.exp(v(x, xo + i).neg()).add(ONE));

@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The counter-based generator of {@link CounterRandom}, a lane per counter: SplitMix64's mix on long vectors, then
- * conversion to float lanes. Produces the same uniforms bit for bit; normals agree up to float rounding of
- * Box–Muller (the reference evaluates it in double).
+ * conversion to float lanes. Produces the same uniforms bit for bit, and the same normals (scalar, see
+ * {@link #normal}).
  */
 final class SimdRandom {
     private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;
@@ -44,17 +44,15 @@ final class SimdRandom {
         });
     }
 
+    /**
+     * Box–Muller per element in scalar code with StrictMath's log and cos: the Vector API's lanewise LOG and COS round
+     * differently once C2 compiles them (SVML) than in the interpreter, so vector normals made a model's init depend on
+     * how warm the JIT was (found when CRATE's init changed after a ViT had been built in the same JVM). Bit for bit
+     * {@link CounterRandom#normal}'s, in every execution mode; init-only, so the scalar speed does not matter.
+     */
     static void normal(Parallel parallel, float[] o, int oo, int n, long seed, float mean, float std) {
-        float twoPi = (float) (2 * Math.PI);
         chunks(parallel, n, (s, e) -> {
-            for (int i = s; i < e; i += N) {
-                VectorMask<Float> m = FS.indexInRange(i, e);
-                FloatVector u1 = uniform(seed, 2L * i, 2).neg().add(1f);
-                FloatVector u2 = uniform(seed, 2L * i + 1, 2);
-                FloatVector radius = u1.lanewise(VectorOperators.LOG).mul(-2f).sqrt();
-                FloatVector z = radius.mul(u2.mul(twoPi).lanewise(VectorOperators.COS));
-                z.fma(std, mean).intoArray(o, oo + i, m);
-            }
+            for (int i = s; i < e; i++) o[oo + i] = mean + std * CounterRandom.normal(seed, i);   // as the reference
         });
     }
 

@@ -171,7 +171,7 @@ final class SimdRows {
                 int xr = xo + r * c, or = oo + r * c;
                 float max = rowMax(x, xr, c);
                 if (log) {
-                    float lse = max + (float) Math.log(expShiftSum(x, xr, c, max));
+                    float lse = max + (float) StrictMath.log(expShiftSum(x, xr, c, max));
                     affineRow(x, xr, o, or, c, 1f, -lse);
                 } else {
                     float sum = expShiftSum(x, xr, o, or, c, max);
@@ -360,7 +360,7 @@ final class SimdRows {
             for (int r = r0; r < r1; r++) {
                 int zr = zo + r * c;
                 float max = rowMax(z, zr, c);
-                float lse = max + (float) Math.log(expShiftSum(z, zr, c, max));
+                float lse = max + (float) StrictMath.log(expShiftSum(z, zr, c, max));
                 float nll = lse - z[zr + labels[r]];
                 float smooth = lse - rowSum(z, zr, c) / c;
                 o[oo + r] = (1f - eps) * nll + eps * smooth;

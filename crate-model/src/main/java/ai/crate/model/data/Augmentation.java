@@ -77,7 +77,7 @@ public record Augmentation(int pad, boolean flip, double minScale) {
         double area = (double) height * width;
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             double target = area * (minScale + (1 - minScale) * uniform(key, 4 * attempt));
-            double ratio = Math.exp(Math.log(MIN_RATIO) + (Math.log(MAX_RATIO) - Math.log(MIN_RATIO))
+            double ratio = StrictMath.exp(StrictMath.log(MIN_RATIO) + (StrictMath.log(MAX_RATIO) - StrictMath.log(MIN_RATIO))
                     * uniform(key, 4 * attempt + 1));
             int w = (int) Math.rint(Math.sqrt(target * ratio)), h = (int) Math.rint(Math.sqrt(target / ratio));
             if (w > 0 && w <= width && h > 0 && h <= height) {

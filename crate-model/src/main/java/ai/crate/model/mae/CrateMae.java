@@ -81,9 +81,9 @@ public final class CrateMae extends Model {
                 for (int half = 0; half < 2; half++) {
                     double pos = half == 0 ? col : r;            // meshgrid(w, h): the first half uses the column
                     for (int i = 0; i < quarter; i++) {
-                        double omega = 1.0 / Math.pow(10000, (double) i / quarter);
-                        t[row * d + half * 2 * quarter + i] = (float) Math.sin(pos * omega);
-                        t[row * d + half * 2 * quarter + quarter + i] = (float) Math.cos(pos * omega);
+                        double omega = 1.0 / StrictMath.pow(10000, (double) i / quarter);
+                        t[row * d + half * 2 * quarter + i] = (float) StrictMath.sin(pos * omega);
+                        t[row * d + half * 2 * quarter + quarter + i] = (float) StrictMath.cos(pos * omega);
                     }
                 }
             }

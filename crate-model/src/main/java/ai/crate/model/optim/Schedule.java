@@ -18,7 +18,7 @@ public interface Schedule {
         return step -> {
             if (step < warmup) return lr * (step + 1) / warmup;
             double progress = Math.min(1.0, (double) (step - warmup) / Math.max(1, total - warmup));
-            return (float) (minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress)));
+            return (float) (minLr + 0.5 * (lr - minLr) * (1 + StrictMath.cos(Math.PI * progress)));
         };
     }
 }

@@ -95,7 +95,7 @@ public final class LayerMeasures {
             if (!(d > 0)) throw new ArithmeticException("matrix is not positive definite at column " + j);
             double l = Math.sqrt(d);
             a[j * n + j] = l;
-            logdet += 2 * Math.log(l);
+            logdet += 2 * StrictMath.log(l);
             for (int i = j + 1; i < n; i++) {
                 double s = a[i * n + j];
                 for (int k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.crate.autograd.Variable;
+import ai.crate.cuda.CudaBackend;
+import ai.crate.cuda.emu.EmulatedDevice;
 import ai.crate.engine.ReferenceBackend;
 import ai.crate.model.crate.Crate;
 import ai.crate.model.crate.CrateConfig;
@@ -24,10 +26,10 @@ import ai.crate.model.optim.Param;
 import ai.crate.model.optim.Schedule;
 import ai.crate.model.train.Evaluation;
 import ai.crate.model.train.Trainer;
+import ai.crate.model.train.TrainerTest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,27 +41,14 @@ import org.junit.jupiter.api.io.TempDir;
 class DataParallelTrainerTest {
     private static final CrateConfig CONFIG = new CrateConfig(8, 1, 4, 16, 2, 2, 3, Pool.CLS, 0.1f, 0.1f);
     private static final Normalization NORM = new Normalization(new float[] {0.3f}, new float[] {0.3f});
-    private static final ImageDataset TRAIN = synthetic(96, 1), TEST = synthetic(37, 2);
+    private static final ImageDataset TRAIN = TrainerTest.synthetic(96, 1),
+            TEST = TrainerTest.synthetic(37, 2);
     private static final int EPOCHS = 2, BATCH = 16;
 
     @TempDir
     Path dir;
 
-    static ImageDataset synthetic(int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        byte[] px = new byte[n * 64];
-        int[] labels = new int[n];
-        for (int i = 0; i < n; i++) {
-            labels[i] = r.nextInt(3);
-            for (int p = 0; p < 64; p++) {
-                int v = r.nextInt(80) + (p / 8 >= 2 * labels[i] && p / 8 < 2 * labels[i] + 3 ? 150 : 0);
-                px[i * 64 + p] = (byte) Math.min(v, 255);
-            }
-        }
-        return ImageDataset.of("synthetic", px, labels, 1, 8, 8, 3, List.of());
-    }
-
-    /** A trainer of a fresh tiny CRATE (init seed {@code seed}) with its own reference backend. */
+    /** A trainer of {@code model}: AdamW, pad-1 crops and flips, 2 epochs of global batch 16, optionally fewer steps. */
     private static Trainer trainer(Crate model, Path out, long maxSteps) {
         Optimizer opt = new AdamW(Param.of(model.namedParameters(), false), 3e-3f, 0.05f);
         BatchLoader train = new BatchLoader(TRAIN, BATCH, true, true, Augmentation.cropAndFlip(1), NORM, 7);
@@ -86,6 +75,28 @@ class DataParallelTrainerTest {
             Trainer.Result r = t.run();
             assertEquals(one.step(), r.step());
             assertTrue(t.dataParallel().exchanges() == r.step() && t.dataParallel().bytes() > 0);
+            return weights(model);
+        });
+        Map<String, float[]> want = weights(single);
+        for (String key : want.keySet()) {
+            assertArrayEquals(ranks.get(0).get(key), ranks.get(1).get(key), key + ": the replicas are bit-identical");
+            double diff = 0, norm = 0;
+            for (int i = 0; i < want.get(key).length; i++) {
+                diff += Math.pow(ranks.get(0).get(key)[i] - want.get(key)[i], 2);
+                norm += Math.pow(want.get(key)[i], 2);
+            }
+            assertTrue(Math.sqrt(diff / norm) < 1e-4, key + ": relative L2 " + Math.sqrt(diff / norm));
+        }
+    }
+
+    /** CUDA tensors go through the host staging (copyToHost / copyFromHost) on the CUDA backend's emulated device. */
+    @Test
+    void cudaTensorsAreStagedThroughTheHost() throws Exception {
+        Crate single = new Crate(CONFIG, new CudaBackend(new EmulatedDevice(227 * 1024)), 3);
+        trainer(single, dir.resolve("cuda-single"), 4).run();
+        List<Map<String, float[]>> ranks = ThreadCollective.run(2, c -> {
+            Crate model = new Crate(CONFIG, new CudaBackend(new EmulatedDevice(227 * 1024)), c.rank() == 0 ? 3 : 99);
+            trainer(model, dir.resolve("cuda-ranks"), 4).distributed(c).run();
             return weights(model);
         });
         Map<String, float[]> want = weights(single);

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * SIMD backend here, and on the emulated CUDA backend in {@link TrainerOnCudaTest}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class TrainerTest {
+public class TrainerTest {
     private final Backend be = backend();
     private final CrateConfig config = new CrateConfig(8, 1, 4, 16, 2, 2, 3, Pool.CLS, 0.1f, 0.1f);
     private final ImageDataset trainSet = synthetic(192, 1), testSet = synthetic(48, 2);
@@ -47,7 +47,7 @@ class TrainerTest {
     protected Backend backend() { return TestBackends.named("simd"); }
 
     /** Class k is a bright band in rows 2k..2k+2 over noise: easy enough to learn in a few epochs. */
-    static ImageDataset synthetic(int n, long seed) {
+    public static ImageDataset synthetic(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         byte[] px = new byte[n * 64];
         int[] labels = new int[n];
