@@ -77,16 +77,7 @@ class DataParallelTrainerTest {
             assertTrue(t.dataParallel().exchanges() == r.step() && t.dataParallel().bytes() > 0);
             return weights(model);
         });
-        Map<String, float[]> want = weights(single);
-        for (String key : want.keySet()) {
-            assertArrayEquals(ranks.get(0).get(key), ranks.get(1).get(key), key + ": the replicas are bit-identical");
-            double diff = 0, norm = 0;
-            for (int i = 0; i < want.get(key).length; i++) {
-                diff += Math.pow(ranks.get(0).get(key)[i] - want.get(key)[i], 2);
-                norm += Math.pow(want.get(key)[i], 2);
-            }
-            assertTrue(Math.sqrt(diff / norm) < 1e-4, key + ": relative L2 " + Math.sqrt(diff / norm));
-        }
+        assertReplicasMatch(ranks, weights(single));
     }
 
     /** CUDA tensors go through the host staging (copyToHost / copyFromHost) on the CUDA backend's emulated device. */
@@ -99,7 +90,11 @@ class DataParallelTrainerTest {
             trainer(model, dir.resolve("cuda-ranks"), 4).distributed(c).run();
             return weights(model);
         });
-        Map<String, float[]> want = weights(single);
+        assertReplicasMatch(ranks, weights(single));
+    }
+
+    /** Both replicas bit-identical, and within 1e-4 relative L2 of the one-process run. */
+    private static void assertReplicasMatch(List<Map<String, float[]>> ranks, Map<String, float[]> want) {
         for (String key : want.keySet()) {
             assertArrayEquals(ranks.get(0).get(key), ranks.get(1).get(key), key + ": the replicas are bit-identical");
             double diff = 0, norm = 0;
