@@ -2,6 +2,7 @@ package ai.crate.autograd;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.BinaryOp;
+import ai.crate.engine.FusedOps;
 import ai.crate.engine.Layout;
 import ai.crate.engine.ReduceOp;
 import ai.crate.engine.Shapes;
@@ -415,6 +416,32 @@ public final class F {
             be.fused().istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
             return new Tensor[] {dx, dd};
         }, residual);
+    }
+
+    /**
+     * CRATE-α's overcomplete ISTA block: out = ReLU(a1 − η(a1 Dᵀ − x)D − ηλ)·D1ᵀ with a1 = ReLU(η·x D − ηλ), for x
+     * [..., d] and dictionaries D, D1 [d, p] (see {@link FusedOps#overcompleteIstaForward}). The codes a1, a2 and the
+     * residual are saved for the backward when a gradient is recorded; without a tape nothing is kept.
+     */
+    public static Variable overcompleteIsta(Variable x, Variable dict, Variable dict1, float eta, float lambda) {
+        Backend be = backend("overcompleteIsta", x, dict, dict1);
+        Tensor xv = x.value(), dv = dict.value(), d1v = dict1.value();
+        Tensor out = be.allocate(xv.shape());
+        boolean save = Variable.willRecord(List.of(x, dict, dict1));
+        if (!save) {
+            be.fused().overcompleteIstaForward(xv, dv, d1v, eta, lambda, out, null, null, null);
+            return Variable.untaped("overcompleteIsta", out);
+        }
+        int[] codeShape = xv.shape();
+        codeShape[codeShape.length - 1] = dv.dim(1);
+        Tensor a1 = be.allocate(codeShape), a2 = be.allocate(codeShape), r = be.allocate(xv.shape());
+        be.fused().overcompleteIstaForward(xv, dv, d1v, eta, lambda, out, a1, a2, r);
+        return Variable.fromOp("overcompleteIsta", out, List.of(x, dict, dict1), (dy, needs) -> {
+            Tensor dx = needs[0] ? be.allocate(xv.shape()) : null;
+            Tensor dd = needs[1] ? be.allocate(dv.shape()) : null, dd1 = needs[2] ? be.allocate(d1v.shape()) : null;
+            be.fused().overcompleteIstaBackward(xv, dv, d1v, a1, a2, r, dy, eta, lambda, dx, dd, dd1);
+            return new Tensor[] {dx, dd, dd1};
+        }, a1, a2, r);
     }
 
     // ---- indexing and layout -----------------------------------------------------------------------------------

@@ -241,6 +241,57 @@ class OpGradientTest {
     }
 
     /**
+     * CRATE-α's block on small shapes (both codes with active and inactive entries), x resampled until no
+     * pre-activation of a1 or a2 lies within 0.02 of the ReLU's kink: a gradient-check step (≤ 0.03 in an entry of
+     * x, D or D1) moves a pre-activation by η·|step|·|other factor| ≲ 0.01.
+     */
+    @Test
+    void overcompleteIsta() {
+        for (int[] shape : new int[][] {{2, 1, 3}, {3, 1}, {1, 1, 2}}) {
+            int d = shape[shape.length - 1], p = 4 * d;
+            Tensor dict = normal(50 + d, d, p), dict1 = normal(51 + d, d, p);
+            Tensor x = null;
+            for (long seed = 60; x == null; seed++) {
+                Tensor candidate = normal(seed, shape);
+                if (clearOfOvercompleteKinks(candidate, dict, 0.1f, 0.1f)) x = candidate;
+                if (seed > 5000) throw new IllegalStateException("no input clear of the kinks for " + d);
+            }
+            check(xs -> F.overcompleteIsta(xs.get(0), xs.get(1), xs.get(2), 0.1f, 0.1f), x, dict, dict1);
+        }
+    }
+
+    /** Whether every pre-activation η·xD − ηλ and a1 − η·rD − ηλ is at least 0.02 from zero, and both codes mix signs. */
+    private static boolean clearOfOvercompleteKinks(Tensor x, Tensor dict, float eta, float lambda) {
+        int d = x.dim(-1), p = dict.dim(1), rows = (int) (x.size() / d);
+        float[] xs = B.toArray(x), ds = B.toArray(dict);
+        int active1 = 0, active2 = 0;
+        for (int m = 0; m < rows; m++) {
+            double[] a1 = new double[p], r = new double[d];
+            for (int k = 0; k < p; k++) {
+                double u = 0;
+                for (int i = 0; i < d; i++) u += xs[m * d + i] * ds[i * p + k];
+                double pre = eta * u - eta * lambda;
+                if (Math.abs(pre) < 0.02) return false;
+                a1[k] = Math.max(pre, 0);
+                if (pre > 0) active1++;
+            }
+            for (int i = 0; i < d; i++) {
+                r[i] = -xs[m * d + i];
+                for (int k = 0; k < p; k++) r[i] += a1[k] * ds[i * p + k];
+            }
+            for (int k = 0; k < p; k++) {
+                double g = 0;
+                for (int i = 0; i < d; i++) g += r[i] * ds[i * p + k];
+                double pre = a1[k] - eta * g - eta * lambda;
+                if (Math.abs(pre) < 0.02) return false;
+                if (pre > 0) active2++;
+            }
+        }
+        int all = rows * p;
+        return active1 > 0 && active1 < all && active2 > 0 && active2 < all;
+    }
+
+    /**
      * x nudged until every ISTA pre-activation is at least 0.15 from the ReLU's kink, so no gradient-check step
      * (≤ 0.04 in x, moving a pre-activation by about as much) crosses it. The pre-activation is read as
      * ReLU(pre + 100) − 100, i.e. the same op with λ lowered by 100/η.

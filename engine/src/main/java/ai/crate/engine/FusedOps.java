@@ -192,6 +192,84 @@ public class FusedOps {
         be.gemm(-1f, x, false, dict, true, 1f, r);
     }
 
+    /**
+     * CRATE-α's overcomplete ISTA block, two proximal steps against D [d, p] (p = 4d in the paper) and a decoding
+     * through D1 [d, p], for x [..., d]: a1 = ReLU(η·x D − ηλ), r = a1 Dᵀ − x, a2 = ReLU(a1 − η·r D − ηλ),
+     * out = a2 D1ᵀ. Four GEMMs. {@code code1}, {@code code2} ([..., p]) and {@code residual} ([..., d]) receive a1, a2
+     * and r where not null: the backward needs all three, the white-box tools a2.
+     */
+    public void overcompleteIstaForward(Tensor x, Tensor dict, Tensor dict1, float eta, float lambda, Tensor out,
+                                        Tensor code1, Tensor code2, Tensor residual) {
+        int p = OpChecks.overcompleteIsta(be, "overcompleteIstaForward", x, dict, dict1, eta, lambda, null, out,
+                code1, code2, residual);
+        if (x.size() == 0) return;
+        int d = x.dim(-1);
+        Tensor x2 = x.contiguous().reshape(-1, d);
+        int rows = x2.dim(0);
+        Tensor a1 = code1 != null ? code1.reshape(rows, p) : be.allocate(rows, p);
+        Tensor a2 = code2 != null ? code2.reshape(rows, p) : be.allocate(rows, p);
+        Tensor r = residual != null ? residual.reshape(rows, d) : be.allocate(rows, d);
+        be.gemm(eta, x2, false, dict, false, 0f, a1);           // η·x D
+        be.affine(a1, 1f, -eta * lambda, a1);
+        be.unary(UnaryOp.RELU, a1, a1);
+        be.copy(x2, r);                                        // r = a1 Dᵀ − x
+        be.gemm(1f, a1, false, dict, true, -1f, r);
+        be.affine(a1, 1f, -eta * lambda, a2);                  // a2 = ReLU(a1 − ηλ − η·r D)
+        be.gemm(-eta, r, false, dict, false, 1f, a2);
+        be.unary(UnaryOp.RELU, a2, a2);
+        be.gemm(1f, a2, false, dict1, true, 0f, out.reshape(rows, d));
+        if (code1 == null) be.release(a1);
+        if (code2 == null) be.release(a2);
+        if (residual == null) be.release(r);
+        if (x2.storage() != x.storage()) be.release(x2);
+    }
+
+    /**
+     * Gradients of {@link #overcompleteIstaForward} from the saved a1, a2 and r: with G2 = (dout·D1) ⊙ [a2 > 0],
+     * dr = −η·G2 Dᵀ and G1 = (G2 + dr·D) ⊙ [a1 > 0], writes dD1 = doutᵀ a2, dD = −η·rᵀ G2 + drᵀ a1 + η·xᵀ G1 and
+     * dx = −dr + η·G1 Dᵀ, overwriting each that is not null (not all null). λ is the forward's (the saved codes carry
+     * its effect; the reference backend recomputes them from x).
+     */
+    public void overcompleteIstaBackward(Tensor x, Tensor dict, Tensor dict1, Tensor code1, Tensor code2,
+                                         Tensor residual, Tensor dout, float eta, float lambda, Tensor dx,
+                                         Tensor dDict, Tensor dDict1) {
+        String op = "overcompleteIstaBackward";
+        int p = OpChecks.overcompleteIsta(be, op, x, dict, dict1, eta, lambda, dout, null, code1, code2, residual);
+        OpChecks.overcompleteIstaGradients(be, op, x, dict, code1, code2, residual, dx, dDict, dDict1);
+        if (x.size() == 0) {
+            for (Tensor g : new Tensor[] {dx, dDict, dDict1}) if (g != null) be.fill(g, 0f);
+            return;
+        }
+        int d = x.dim(-1);
+        Tensor x2 = x.contiguous().reshape(-1, d), dy = dout.contiguous().reshape(-1, d);
+        int rows = x2.dim(0);
+        Tensor a1 = code1.reshape(rows, p), a2 = code2.reshape(rows, p), r = residual.reshape(rows, d);
+        if (dDict1 != null) be.gemm(1f, dy, true, a2, false, 0f, dDict1);
+        if (dx != null || dDict != null) {
+            Tensor g = be.allocate(rows, p);
+            be.gemm(1f, dy, false, dict1, false, 0f, g);          // dout·D1, then G2
+            be.unaryBackward(UnaryOp.RELU, a2, g, g);
+            Tensor dr = be.allocate(rows, d);
+            be.gemm(-eta, g, false, dict, true, 0f, dr);
+            if (dDict != null) be.gemm(-eta, r, true, g, false, 0f, dDict);
+            be.gemm(1f, dr, false, dict, false, 1f, g);           // G2 + dr·D, then G1
+            be.unaryBackward(UnaryOp.RELU, a1, g, g);
+            if (dDict != null) {
+                be.gemm(1f, dr, true, a1, false, 1f, dDict);
+                be.gemm(eta, x2, true, g, false, 1f, dDict);
+            }
+            if (dx != null) {
+                Tensor dx2 = dx.reshape(rows, d);
+                be.affine(dr, -1f, 0f, dx2);
+                be.gemm(eta, g, false, dict, true, 1f, dx2);
+            }
+            be.release(g);
+            be.release(dr);
+        }
+        if (x2.storage() != x.storage()) be.release(x2);
+        if (dy.storage() != dout.storage()) be.release(dy);
+    }
+
     // ---- norms over many tensors -------------------------------------------------------------------------------
 
     /**

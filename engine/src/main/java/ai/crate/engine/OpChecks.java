@@ -340,4 +340,68 @@ public final class OpChecks {
         }
         return d;
     }
+
+    /**
+     * Every check of {@link FusedOps#overcompleteIstaForward} and {@link FusedOps#overcompleteIstaBackward} ({@code
+     * dout} null for the forward): x [..., d], D and D1 [d, p], the codes [..., p] and the residual [..., d] where given,
+     * all contiguous; returns p.
+     */
+    public static int overcompleteIsta(Backend backend, String op, Tensor x, Tensor dict, Tensor dict1, float eta,
+                                       float lambda, Tensor dout, Tensor out, Tensor code1, Tensor code2,
+                                       Tensor residual) {
+        sameBackend(op, backend, x, dict, dict1);
+        if (x.rank() < 1) throw new IllegalArgumentException(op + ": x must have rank >= 1, got a scalar");
+        int d = x.dim(-1);
+        if (dict.rank() != 2 || dict.dim(0) != d) {
+            throw new IllegalArgumentException(op + ": dictionary D must be [" + d + ", p] for x " + Arrays.toString(x.shape())
+                    + ", got " + Arrays.toString(dict.shape()));
+        }
+        int p = dict.dim(1);
+        Shapes.requireShape(op, "dictionary D1", dict1, d, p);
+        if (!Float.isFinite(eta) || !Float.isFinite(lambda)) {
+            throw new IllegalArgumentException(op + ": eta and lambda must be finite, got " + eta + ", " + lambda);
+        }
+        int[] codeShape = x.shape();
+        codeShape[codeShape.length - 1] = p;
+        Tensor[] given = {out, dout, residual};
+        String[] names = {"output", "dout", "residual"};
+        for (int i = 0; i < given.length; i++) {
+            if (given[i] == null) continue;
+            sameBackend(op, backend, given[i]);
+            Shapes.requireSameShape(op, x, "x", given[i], names[i]);
+            if (given[i] != dout) contiguous(op, names[i], given[i]);
+        }
+        for (Tensor code : new Tensor[] {code1, code2}) {
+            if (code == null) continue;
+            sameBackend(op, backend, code);
+            Shapes.requireShape(op, code == code1 ? "code a1" : "code a2", code, codeShape);
+            contiguous(op, code == code1 ? "code a1" : "code a2", code);
+        }
+        return p;
+    }
+
+    /**
+     * What {@link FusedOps#overcompleteIstaBackward} needs besides the forward's arguments: the saved a1, a2 and
+     * residual, and the gradients it writes, dx like x, dD and dD1 [d, p], not all null.
+     */
+    public static void overcompleteIstaGradients(Backend backend, String op, Tensor x, Tensor dict, Tensor code1,
+                                                 Tensor code2, Tensor residual, Tensor dx, Tensor dDict, Tensor dDict1) {
+        if (code1 == null || code2 == null || residual == null) {
+            throw new IllegalArgumentException(op + ": needs the forward's a1, a2 and residual");
+        }
+        if (dx == null && dDict == null && dDict1 == null) {
+            throw new IllegalArgumentException(op + ": dx, dD and dD1 are all null");
+        }
+        if (dx != null) {
+            sameBackend(op, backend, dx);
+            Shapes.requireSameShape(op, x, "x", dx, "dx");
+            contiguous(op, "dx", dx);
+        }
+        for (Tensor g : new Tensor[] {dDict, dDict1}) {
+            if (g == null) continue;
+            sameBackend(op, backend, g);
+            Shapes.requireShape(op, g == dDict ? "dD" : "dD1", g, dict.shape());
+            contiguous(op, g == dDict ? "dD" : "dD1", g);
+        }
+    }
 }

@@ -200,6 +200,110 @@ final class ReferenceFusedOps extends FusedOps {
         }
     }
 
+    @Override
+    public void overcompleteIstaForward(Tensor x, Tensor dict, Tensor dict1, float eta, float lambda, Tensor out,
+                                        Tensor code1, Tensor code2, Tensor residual) {
+        String op = "overcompleteIstaForward";
+        int p = OpChecks.overcompleteIsta(ref, op, x, dict, dict1, eta, lambda, null, out, code1, code2, residual);
+        int d = x.dim(-1), rows = p == 0 ? 0 : (int) (x.size() / Math.max(d, 1));
+        OvercompleteCodes c = new OvercompleteCodes(ref.toArray(x), ref.toArray(dict), rows, d, p, eta, lambda);
+        float[] d1 = ref.toArray(dict1), o = ref.data(op, out);
+        for (int m = 0; m < rows; m++) {
+            for (int i = 0; i < d; i++) {
+                double sum = 0;
+                for (int k = 0; k < p; k++) sum += c.a2[m][k] * d1[i * p + k];
+                o[(int) out.offset() + m * d + i] = (float) sum;
+            }
+        }
+        if (p == 0) ref.fill(out, 0f);
+        store(op, code1, c.a1);
+        store(op, code2, c.a2);
+        store(op, residual, c.r);
+    }
+
+    /** The oracle recomputes a1, r and a2 in double from x; the saved ones are only checked for shape. */
+    @Override
+    public void overcompleteIstaBackward(Tensor x, Tensor dict, Tensor dict1, Tensor code1, Tensor code2,
+                                         Tensor residual, Tensor dout, float eta, float lambda, Tensor dx,
+                                         Tensor dDict, Tensor dDict1) {
+        String op = "overcompleteIstaBackward";
+        int p = OpChecks.overcompleteIsta(ref, op, x, dict, dict1, eta, lambda, dout, null, code1, code2, residual);
+        OpChecks.overcompleteIstaGradients(ref, op, x, dict, code1, code2, residual, dx, dDict, dDict1);
+        int d = x.dim(-1), rows = (int) (x.size() / Math.max(d, 1));
+        float[] xs = ref.toArray(x), ds = ref.toArray(dict), d1 = ref.toArray(dict1), dy = ref.toArray(dout);
+        OvercompleteCodes c = new OvercompleteCodes(xs, ds, rows, d, p, eta, lambda);
+        double[][] g2 = new double[rows][p], dr = new double[rows][d], g1 = new double[rows][p];
+        for (int m = 0; m < rows; m++) {
+            for (int k = 0; k < p; k++) {
+                double sum = 0;
+                for (int i = 0; i < d; i++) sum += dy[m * d + i] * (double) d1[i * p + k];
+                g2[m][k] = c.a2[m][k] > 0 ? sum : 0;
+            }
+            for (int i = 0; i < d; i++) {
+                double sum = 0;
+                for (int k = 0; k < p; k++) sum += g2[m][k] * ds[i * p + k];
+                dr[m][i] = -eta * sum;
+            }
+            for (int k = 0; k < p; k++) {
+                double sum = g2[m][k];
+                for (int i = 0; i < d; i++) sum += dr[m][i] * ds[i * p + k];
+                g1[m][k] = c.a1[m][k] > 0 ? sum : 0;
+            }
+        }
+        double[][] gx = new double[rows][d], gd = new double[d][p], gd1 = new double[d][p];
+        for (int m = 0; m < rows; m++) {
+            for (int i = 0; i < d; i++) {
+                double sum = 0;
+                for (int k = 0; k < p; k++) sum += g1[m][k] * ds[i * p + k];
+                gx[m][i] = -dr[m][i] + eta * sum;
+                for (int k = 0; k < p; k++) {
+                    gd[i][k] += -eta * c.r[m][i] * g2[m][k] + dr[m][i] * c.a1[m][k] + eta * xs[m * d + i] * g1[m][k];
+                    gd1[i][k] += dy[m * d + i] * c.a2[m][k];
+                }
+            }
+        }
+        store(op, dx, gx);
+        store(op, dDict, gd);
+        store(op, dDict1, gd1);
+    }
+
+    /** a1, r = a1 Dᵀ − x and a2 of CRATE-α's block, in double. */
+    private static final class OvercompleteCodes {
+        final double[][] a1, a2, r;
+
+        OvercompleteCodes(float[] x, float[] dict, int rows, int d, int p, float eta, float lambda) {
+            a1 = new double[rows][p];
+            a2 = new double[rows][p];
+            r = new double[rows][d];
+            double shift = (double) eta * lambda;
+            for (int m = 0; m < rows; m++) {
+                for (int k = 0; k < p; k++) {
+                    double u = 0;
+                    for (int i = 0; i < d; i++) u += (double) x[m * d + i] * dict[i * p + k];
+                    a1[m][k] = Math.max(eta * u - shift, 0);
+                }
+                for (int i = 0; i < d; i++) {
+                    double sum = -x[m * d + i];
+                    for (int k = 0; k < p; k++) sum += a1[m][k] * dict[i * p + k];
+                    r[m][i] = sum;
+                }
+                for (int k = 0; k < p; k++) {
+                    double g = 0;
+                    for (int i = 0; i < d; i++) g += r[m][i] * dict[i * p + k];
+                    a2[m][k] = Math.max(a1[m][k] - eta * g - shift, 0);
+                }
+            }
+        }
+    }
+
+    /** Writes {@code values} (rows × width) into the contiguous {@code t}, if t is not null. */
+    private void store(String op, Tensor t, double[][] values) {
+        if (t == null) return;
+        float[] o = ref.data(op, t);
+        int at = (int) t.offset();
+        for (double[] row : values) for (double v : row) o[at++] = (float) v;
+    }
+
     /** R = x − x Dᵀ in double. */
     private static double[][] istaResidual(float[] x, float[] dict, int rows, int d) {
         double[][] r = new double[rows][d];

@@ -1454,6 +1454,102 @@ public abstract class BackendContractTest {
         }
     }
 
+    /** CRATE-α's block at awkward widths d with p = 4d (and p = 2d + 1, an odd width), on 6 rows (3 when d is large). */
+    static Stream<Arguments> overcompleteCases() {
+        return Stream.of(new int[] {1, 4}, new int[] {3, 12}, new int[] {17, 68}, new int[] {17, 35},
+                new int[] {63, 252}, new int[] {65, 260}).map(c -> Arguments.of(c[0], c[1]));
+    }
+
+    /** x about unit size, D and D1 as the official kaiming-uniform init of a [d, p] weight (std √(2/p)) times 2. */
+    private float[][] overcompleteInputs(String op, int d, int p, int rows) {
+        SplittableRandom r = rng(op, d, p, rows);
+        double std = 2 * Math.sqrt(2.0 / p);
+        return new float[][] {normal(r, rows * d, 1), normal(r, d * p, std), normal(r, d * p, std),
+                normal(r, rows * d, 1)};
+    }
+
+    @ParameterizedTest(name = "d={0} p={1}")
+    @MethodSource("overcompleteCases")
+    void overcompleteIstaForwardMatchesOracle(int d, int p) {
+        float eta = 0.1f, lambda = 0.1f;
+        float[][] in = overcompleteInputs("overcompleteIstaForward", d, p, 6);
+        for (Pair x : List.of(pair(in[0], 2, 3, d), stridedPair(in[0], 6, d))) {
+            int[] codes = x.shape().clone();
+            codes[codes.length - 1] = p;
+            Pair dict = pair(in[1], d, p), dict1 = stridedPair(in[2], d, p);
+            Pair out = nans(x.shape()), a1 = nans(codes), a2 = nans(codes), res = nans(x.shape());
+            b().fused().overcompleteIstaForward(x.mine(), dict.mine(), dict1.mine(), eta, lambda, out.mine(), a1.mine(),
+                    a2.mine(), res.mine());
+            oracle.fused().overcompleteIstaForward(x.ref(), dict.ref(), dict1.ref(), eta, lambda, out.ref(), a1.ref(),
+                    a2.ref(), res.ref());
+            String what = "overcompleteIstaForward x" + s(x.shape()) + " strides " + s(x.mine().strides()) + " p=" + p;
+            float[] a2e = oracle.toArray(a2.ref());
+            int active = 0;
+            for (float v : a2e) if (v > 0) active++;
+            assertTrue(active > 0 && active < a2e.length, what + ": the data should exercise both sides of the ReLU");
+            assertPairClose(what + " out", out, fusedAtol(2 * d + 2 * p, oracle.toArray(out.ref())), GEMM_RTOL);
+            assertPairClose(what + " a1", a1, fusedAtol(d, oracle.toArray(a1.ref())), GEMM_RTOL);
+            assertPairClose(what + " a2", a2, fusedAtol(2 * d + p, a2e), GEMM_RTOL);
+            assertPairClose(what + " residual", res, fusedAtol(d + p, oracle.toArray(res.ref())), GEMM_RTOL);
+            Pair alone = nans(x.shape());
+            b().fused().overcompleteIstaForward(x.mine(), dict.mine(), dict1.mine(), eta, lambda, alone.mine(), null,
+                    null, null);
+            assertArrayEquals(b().toArray(out.mine()), b().toArray(alone.mine()),
+                    what + ": out must not depend on whether the codes are kept");
+        }
+    }
+
+    @ParameterizedTest(name = "d={0} p={1}")
+    @MethodSource("overcompleteCases")
+    void overcompleteIstaBackwardMatchesOracle(int d, int p) {
+        float eta = 0.1f, lambda = 0.1f;
+        float[][] in = overcompleteInputs("overcompleteIstaBackward", d, p, 6);
+        Tensor xr = oracle.fromArray(in[0], 6, d), dr = oracle.fromArray(in[1], d, p), d1r = oracle.fromArray(in[2], d, p);
+        Tensor outRef = oracle.empty(6, d), a1r = oracle.empty(6, p), a2r = oracle.empty(6, p), resRef = oracle.empty(6, d);
+        oracle.fused().overcompleteIstaForward(xr, dr, d1r, eta, lambda, outRef, a1r, a2r, resRef);
+        float[] a1 = oracle.toArray(a1r), a2 = oracle.toArray(a2r), res = oracle.toArray(resRef);
+        Pair dxE = nans(6, d), ddE = nans(d, p), dd1E = nans(d, p);
+        oracle.fused().overcompleteIstaBackward(xr, dr, d1r, a1r, a2r, resRef, oracle.fromArray(in[3], 6, d), eta, lambda,
+                dxE.ref(), ddE.ref(), dd1E.ref());
+        float[] dx = oracle.toArray(dxE.ref()), dd = oracle.toArray(ddE.ref()), dd1 = oracle.toArray(dd1E.ref());
+        for (boolean strided : BOOLS) {
+            Pair x = strided ? stridedPair(in[0], 2, 3, d) : pair(in[0], 2, 3, d);
+            Pair dout = strided ? pair(in[3], 2, 3, d) : stridedPair(in[3], 2, 3, d);
+            Pair dict = strided ? pair(in[1], d, p) : stridedPair(in[1], d, p), dict1 = pair(in[2], d, p);
+            Tensor c1 = b().fromArray(a1, 2, 3, p), c2 = b().fromArray(a2, 2, 3, p), r = b().fromArray(res, 2, 3, d);
+            String what = "overcompleteIstaBackward d=" + d + " p=" + p + (strided ? " strided x" : " strided dout, D");
+            Pair gx = nans(2, 3, d), gd = nans(d, p), gd1 = nans(d, p);
+            b().fused().overcompleteIstaBackward(x.mine(), dict.mine(), dict1.mine(), c1, c2, r, dout.mine(), eta,
+                    lambda, gx.mine(), gd.mine(), gd1.mine());
+            int[] rows = {6, d}, dicts = {d, p};
+            assertClose(what + " dx", rows, dx, b().toArray(gx.mine()), fusedAtol(2 * d + 2 * p, dx), GEMM_RTOL);
+            assertClose(what + " dD", dicts, dd, b().toArray(gd.mine()), fusedAtol(6 + 2 * d + p, dd), GEMM_RTOL);
+            assertClose(what + " dD1", dicts, dd1, b().toArray(gd1.mine()), fusedAtol(6, dd1), GEMM_RTOL);
+            for (int only = 0; only < 3; only++) {       // each gradient alone, the others not asked for
+                Pair one = only == 0 ? nans(2, 3, d) : nans(d, p);
+                b().fused().overcompleteIstaBackward(x.mine(), dict.mine(), dict1.mine(), c1, c2, r, dout.mine(), eta,
+                        lambda, only == 0 ? one.mine() : null, only == 1 ? one.mine() : null,
+                        only == 2 ? one.mine() : null);
+                assertArrayEquals(b().toArray((only == 0 ? gx : only == 1 ? gd : gd1).mine()), b().toArray(one.mine()),
+                        what + " gradient " + only + " alone equals the one computed with the others");
+            }
+        }
+    }
+
+    @Test
+    void overcompleteIstaRejectsMismatchedShapes() {
+        assertRejects(() -> b().fused().overcompleteIstaForward(t(3, 4), t(5, 16), t(4, 16), 0.1f, 0.1f, t(3, 4), null,
+                null, null), "overcompleteIstaForward", "[5, 16]");
+        assertRejects(() -> b().fused().overcompleteIstaForward(t(3, 4), t(4, 16), t(4, 12), 0.1f, 0.1f, t(3, 4), null,
+                null, null), "overcompleteIstaForward", "D1");
+        assertRejects(() -> b().fused().overcompleteIstaForward(t(3, 4), t(4, 16), t(4, 16), 0.1f, 0.1f, t(3, 4),
+                t(3, 4), null, null), "overcompleteIstaForward", "code a1");
+        assertRejects(() -> b().fused().overcompleteIstaBackward(t(3, 4), t(4, 16), t(4, 16), t(3, 16), t(3, 16),
+                t(3, 4), t(3, 4), 0.1f, 0.1f, null, null, null), "overcompleteIstaBackward", "all null");
+        assertRejects(() -> b().fused().overcompleteIstaBackward(t(3, 4), t(4, 16), t(4, 16), null, t(3, 16),
+                t(3, 4), t(3, 4), 0.1f, 0.1f, t(3, 4), null, null), "overcompleteIstaBackward", "a1, a2 and residual");
+    }
+
     private static List<Tensor> mine(Pair... ps) { return Arrays.stream(ps).map(Pair::mine).toList(); }
 
     private static List<Tensor> refs(Pair... ps) { return Arrays.stream(ps).map(Pair::ref).toList(); }
