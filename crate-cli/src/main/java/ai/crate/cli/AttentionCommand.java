@@ -58,7 +58,7 @@ final class AttentionCommand implements Callable<Integer> {
         int l = layer == null ? c.depth() : layer;
         if (l < 1 || l > c.depth()) throw new IllegalArgumentException("--layer must be in 1.." + c.depth() + ", got " + l);
         Files.createDirectories(out);
-        int size = c.imageSize(), n = c.tokens(), grid = c.gridSize(), heads = c.heads(), d = c.dim();
+        int size = c.imageSize(), n = c.tokens(), grid = c.gridSize(), heads = c.heads(), d = heads * c.headDim();
         for (int f = 0; f < images.images.size(); f++) {
             Path file = images.images.get(f);
             Picture picture = images.read(f, size, c.channels());
@@ -66,7 +66,7 @@ final class AttentionCommand implements Callable<Integer> {
             BufferedImage img = ImageFiles.image(picture);
             float[][] features = new float[1][];
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
-            ClassifierInference.Output o = model.inference().forward(x, true, (layerIndex, w, z) -> {
+            ClassifierInference.Output o = model.inference().forward(x, true, (layerIndex, w, z, code) -> {
                 if (layerIndex == l - 1) features[0] = w.toFloatArray();
             });
             float[] attn = o.attention().get(l - 1).toFloatArray();
@@ -114,8 +114,8 @@ final class AttentionCommand implements Callable<Integer> {
      * background; right half: components 2–4 as RGB, each scaled to [0, 255].
      */
     static BufferedImage pca(float[] w, int tokens, int d, int grid, int width) {
-        int n = tokens - 1;
-        double[][] s = PatchPca.scores(w, d, n, d, d, 4);   // skip the CLS row: patch tokens only
+        int n = tokens - 1, stride = w.length / tokens;   // rows of W, or of q | k | v (the first d columns: q)
+        double[][] s = PatchPca.scores(w, stride, n, d, stride, 4);   // skip the CLS row: patch tokens only
         double border = 0;
         for (int i = 0; i < n; i++) {
             int y = i / grid, x = i % grid;

@@ -48,7 +48,7 @@ public final class CrateArchitecture implements Architecture<CrateConfig> {
     public long parameterCount(CrateConfig c) {
         long d = c.dim(), pd = c.patchDim();
         long embed = 2 * pd + pd * d + d + 2 * d;                 // LN, Linear, LN
-        long layer = Mssa.parameterCount(d) + Ista.parameterCount(d);
+        long layer = Mssa.parameterCount(d, d, true) + Ista.parameterCount(d);
         long head = 2 * d + d * c.numClasses() + c.numClasses();
         return (long) c.tokens() * d + d + embed + c.depth() * layer + head;
     }
@@ -57,7 +57,7 @@ public final class CrateArchitecture implements Architecture<CrateConfig> {
     public double forwardFlopsPerImage(CrateConfig c) {
         double n = c.tokens(), d = c.dim();
         double embed = 2.0 * c.numPatches() * c.patchDim() * d;
-        return embed + c.depth() * (Mssa.flops(n, d) + Ista.flops(n, d)) + 2 * d * c.numClasses();
+        return embed + c.depth() * (Mssa.flops(n, d, d) + Ista.flops(n, d)) + 2 * d * c.numClasses();
     }
 
     /**

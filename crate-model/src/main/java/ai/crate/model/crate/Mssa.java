@@ -21,12 +21,19 @@ public final class Mssa extends TokenMixer {
     private final int heads;
     private final float scale;
 
-    public Mssa(Init init, int dim, int heads) {
-        this.norm = child("norm", new LayerNorm(init, dim));
-        this.qkv = child("fn.qkv", new Linear(init, dim, dim, false));
-        this.toOut = child("fn.to_out.0", new Linear(init, dim, dim, true));
+    /** CRATE's: U [d, d], W_out with a bias, LayerNorm eps 1e-5. */
+    public Mssa(Init init, int dim, int heads) { this(init, dim, dim, heads, true, LayerNorm.EPS); }
+
+    /**
+     * U [inner, d] (heads of width inner/heads), W_out [d, inner] with or without a bias, the pre-norm's eps:
+     * CRATE-α's MSSA has no bias on W_out and eps 1e-6.
+     */
+    public Mssa(Init init, int dim, int inner, int heads, boolean outBias, float eps) {
+        this.norm = child("norm", new LayerNorm(init, dim, eps));
+        this.qkv = child("fn.qkv", new Linear(init, dim, inner, false));
+        this.toOut = child("fn.to_out.0", new Linear(init, inner, dim, outBias));
         this.heads = heads;
-        this.scale = (float) (1.0 / Math.sqrt(dim / heads));   // head width^-½, the official dim_head ** -0.5
+        this.scale = (float) (1.0 / Math.sqrt(inner / heads));   // head width^-½, the official dim_head ** -0.5
     }
 
     public int heads() { return heads; }
@@ -40,9 +47,13 @@ public final class Mssa extends TokenMixer {
         return attentionBranch(z, norm, qkv, toOut, heads, taps, (w, keep, maps) -> F.mssa(w, heads, scale, keep, maps));
     }
 
-    /** Parameters of one layer of width d: the norm, U, and W_out with its bias. */
-    static long parameterCount(long d) { return 2 * d + d * d + d * d + d; }
+    /** Parameters of one layer of width d and head features of width inner: the norm, U, and W_out (± its bias). */
+    public static long parameterCount(long d, long inner, boolean outBias) {
+        return 2 * d + inner * d + d * inner + (outBias ? d : 0);
+    }
 
-    /** FLOPs for n tokens of width d: U, W Wᵀ and A W per head, W_out. */
-    static double flops(double n, double d) { return 2 * n * d * d + 2 * (2 * n * n * d) + 2 * n * d * d; }
+    /** FLOPs for n tokens of width d, head features of width inner: U, W Wᵀ and A W per head, W_out. */
+    public static double flops(double n, double d, double inner) {
+        return 2 * n * d * inner + 2 * (2 * n * n * inner) + 2 * n * inner * d;
+    }
 }

@@ -1,6 +1,7 @@
 package ai.crate.model.family;
 
 import ai.crate.engine.Backend;
+import ai.crate.model.alpha.CrateAlphaArchitecture;
 import ai.crate.model.crate.CrateArchitecture;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
@@ -21,7 +22,7 @@ public final class Architectures {
     private Architectures() {}
 
     private static final List<Architecture<?>> ALL = List.of(CrateArchitecture.INSTANCE, CrateMaeArchitecture.INSTANCE,
-            VitArchitecture.INSTANCE);
+            VitArchitecture.INSTANCE, CrateAlphaArchitecture.INSTANCE);
 
     private static final Map<String, ModelConfig> PRESETS = presets();
 

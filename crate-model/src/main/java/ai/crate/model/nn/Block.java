@@ -36,7 +36,7 @@ public final class Block extends Module {
 
     public Variable forward(Variable z, Taps taps) {
         Variable h = plus(z, mixer.forward(z, taps));
-        Variable out = featureMap.forward(h);
+        Variable out = featureMap.forward(h, taps);
         if (residual == Residual.AROUND_BOTH) out = plus(h, out);
         h.discard();
         return out;

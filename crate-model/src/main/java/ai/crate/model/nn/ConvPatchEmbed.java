@@ -5,8 +5,9 @@ import ai.crate.autograd.Variable;
 import ai.crate.engine.Tensor;
 
 /**
- * timm's {@code PatchEmbed}: a p×p convolution of stride p ({@code proj.weight} [d, C, p, p], {@code proj.bias}),
- * computed as one GEMM on the patches flattened channel-first, (c p q). PyTorch's default conv init.
+ * A p×p convolution of stride p ({@code <conv>.weight} [d, C, p, p], {@code <conv>.bias}) as timm's
+ * {@code PatchEmbed} ({@code proj}) and CRATE-α's {@code conv1} compute it: one GEMM on the patches flattened
+ * channel-first, (c p q). PyTorch's default conv init.
  */
 public final class ConvPatchEmbed extends Stem {
     private final int channels;
@@ -15,13 +16,18 @@ public final class ConvPatchEmbed extends Stem {
     private final Variable weight;
     private final Variable bias;
 
+    /** timm's, its convolution named {@code proj}. */
     public ConvPatchEmbed(Init init, int channels, int imageSize, int patchSize, int dim) {
+        this(init, "proj", channels, imageSize, patchSize, dim);
+    }
+
+    public ConvPatchEmbed(Init init, String conv, int channels, int imageSize, int patchSize, int dim) {
         this.channels = channels;
         this.imageSize = imageSize;
         this.patchSize = patchSize;
         float bound = (float) (1 / Math.sqrt(channels * patchSize * patchSize));
-        this.weight = parameter("proj.weight", init.uniform(bound, dim, channels, patchSize, patchSize));
-        this.bias = parameter("proj.bias", init.uniform(bound, dim));
+        this.weight = parameter(conv + ".weight", init.uniform(bound, dim, channels, patchSize, patchSize));
+        this.bias = parameter(conv + ".bias", init.uniform(bound, dim));
     }
 
     @Override

@@ -15,16 +15,20 @@ public final class Taps {
     @FunctionalInterface
     public interface LayerProbe {
         /**
-         * Layer {@code layer}: its head features ([B, N, parts·d], the mixer's {@link TokenMixer#headFeatureParts}
-         * side by side: MSSA's W = LN₁(Z)·Uᵀ, or an attention's q | k | v) and its output [B, N, d].
+         * Layer {@code layer}: its head features ([B, N, parts·inner], the mixer's {@link TokenMixer#headFeatureParts}
+         * side by side: MSSA's W = LN₁(Z)·Uᵀ, or an attention's q | k | v), its output [B, N, d], and the sparse code
+         * of its feature map where that is one ({@link FeatureMap#isSparseCode}: CRATE's ISTA output, which is the
+         * layer's output, or CRATE-α's a₂ [B, N, atoms]), else null.
          */
-        void layer(int layer, Tensor headFeatures, Tensor output);
+        void layer(int layer, Tensor headFeatures, Tensor output, Tensor sparseCode);
     }
 
     private final boolean keepAttention;
     private final List<Tensor> attention;
     private final LayerProbe probe;
     private Tensor features;
+    private Tensor code;
+    private boolean ownsCode;
     private int layer;
 
     private Taps(boolean keepAttention, boolean attentionMaps, LayerProbe probe) {
@@ -56,12 +60,26 @@ public final class Taps {
 
     public void headFeatures(Tensor w) { features = w; }
 
-    /** After each block: shows the layer to the probe, then hands its head features back. */
+    /** Whether the current layer's feature map should hand its sparse code to {@link #sparseCode}. */
+    public boolean wantsSparseCode() { return probe != null; }
+
+    /**
+     * The current layer's sparse code, unchanged until {@link #layerDone}; {@code owned}: handed back after the probe
+     * has seen it (a buffer of its own), else left to the pass (the layer's output itself).
+     */
+    public void sparseCode(Tensor code, boolean owned) {
+        this.code = code;
+        this.ownsCode = owned;
+    }
+
+    /** After each block: shows the layer to the probe, then hands its head features and owned code back. */
     public void layerDone(Variable output) {
         if (probe != null) {
-            probe.layer(layer, features, output.value());
+            probe.layer(layer, features, output.value(), code);
             if (features != null) features.backend().release(features);
+            if (code != null && ownsCode) code.backend().release(code);
             features = null;
+            code = null;
         }
         layer++;
     }

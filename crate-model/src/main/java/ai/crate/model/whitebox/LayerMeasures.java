@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * The two layer-wise measures of the white-box claims, as the official vis_utils define them: the coding rate R^c of
  * each layer's head features (compression: it should fall with depth) and the share of exact zeros in each layer's
- * ISTA output (sparsification: it should rise). For a model whose attention has untied queries, keys and values (ViT)
+ * sparse code, CRATE's ISTA output or CRATE-α's a₂ (sparsification: it should rise). For a model whose attention has untied queries, keys and values (ViT)
  * the coding rate is measured on each of them; sparsity only where the block's feature map is a sparse code
  * ({@link ai.crate.model.nn.FeatureMap#isSparseCode}), since the share of zeros of an MLP's output means nothing.
  */
@@ -32,16 +32,17 @@ public final class LayerMeasures {
         Block first = model.blocks().getFirst();
         List<String> parts = first.mixer().headFeatureParts();
         boolean sparse = first.featureMap().isSparseCode();
-        int b = images.dim(0), n = c.tokens(), d = c.dim(), stride = parts.size() * d;
+        int b = images.dim(0), n = c.tokens(), inner = c.heads() * c.headDim(), stride = parts.size() * inner;
         double[][][] rc = new double[parts.size()][c.depth()][b];
         double[][] sp = sparse ? new double[c.depth()][b] : null;
-        model.inference().forward(images, false, (layer, w, z) -> {
-            float[] wv = w.toFloatArray(), zv = sparse ? z.toFloatArray() : null;
+        model.inference().forward(images, false, (layer, w, z, code) -> {
+            float[] wv = w.toFloatArray(), cv = sparse ? code.toFloatArray() : null;
+            int width = sparse ? code.dim(-1) : 0;
             for (int i = 0; i < b; i++) {
                 for (int part = 0; part < parts.size(); part++) {
-                    rc[part][layer][i] = codingRate(wv, i * n * stride + part * d, stride, n, d, c.heads());
+                    rc[part][layer][i] = codingRate(wv, i * n * stride + part * inner, stride, n, inner, c.heads());
                 }
-                if (sparse) sp[layer][i] = zeroFraction(zv, i * n * d, n * d);
+                if (sparse) sp[layer][i] = zeroFraction(cv, i * n * width, n * width);
             }
         });
         return new PerImage(parts, rc, sp);

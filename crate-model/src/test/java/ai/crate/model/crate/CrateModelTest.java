@@ -185,7 +185,7 @@ class CrateModelTest {
         assertTrue(!model.blocks().getFirst().mixer().isTraining() && !model.head().isTraining());
         model.train(true);
         boolean[] seen = new boolean[1];
-        model.inference().forward(images(small, 1, 2), false, (layer, w, z) -> seen[0] |= model.blocks().get(layer)
+        model.inference().forward(images(small, 1, 2), false, (layer, w, z, code) -> seen[0] |= model.blocks().get(layer)
                 .mixer().isTraining());
         assertTrue(!seen[0], "layers ran in evaluation mode");
         assertTrue(model.isTraining() && model.stem().isTraining(), "and training mode is back afterwards");

@@ -106,7 +106,7 @@ class LayerMeasuresTest {
         assertEquals(List.of("q", "k", "v"), m.parts());
         assertNull(m.sparsity());
         float[][] qkv = new float[1][];
-        model.inference().forward(images, false, (layer, w, z) -> { if (layer == 0) qkv[0] = w.toFloatArray(); });
+        model.inference().forward(images, false, (layer, w, z, code) -> { if (layer == 0) qkv[0] = w.toFloatArray(); });
         int n = c.tokens(), d = c.dim();
         for (int part = 0; part < 3; part++) {
             for (int i = 0; i < 2; i++) {
