@@ -82,7 +82,8 @@ final class InfoCommand implements Callable<Integer> {
     /** A metadata value as a JSON number where it is one. */
     private static Object number(String v) {
         try {
-            return v.matches("-?\\d+") ? Long.parseLong(v) : Double.parseDouble(v);
+            if (v.matches("-?\\d+")) return Long.parseLong(v);   // not a ternary: that would promote the long to double
+            return Double.parseDouble(v);
         } catch (NumberFormatException e) {
             return v;
         }

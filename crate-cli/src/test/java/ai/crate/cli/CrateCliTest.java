@@ -56,7 +56,9 @@ class CrateCliTest {
         Map<String, StoredTensor> params = new LinkedHashMap<>(), input = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> {
             if (k.equals("images") || k.equals("labels")) input.put(k, v);
-            else if (!k.startsWith("grad.") && !k.equals("logits") && !k.equals("loss")) params.put(k, v);
+            else if (!k.startsWith("grad.") && !List.of("logits", "loss", "coding_rate", "sparsity").contains(k)) {
+                params.put(k, v);
+            }
         });
         Path model = dir.resolve(name + "-model.safetensors"), in = dir.resolve(name + "-input.safetensors");
         SafeTensors.write(model, params, f.metadata());
@@ -79,6 +81,18 @@ class CrateCliTest {
                 split(VIT_FIXTURES, "vit_token")[1], VIT_FIXTURES.resolve("vit_token.pth").toString(), "--heads", "3");
         assertForwardWithGrads(VIT_FIXTURES.resolve("vit_avg.safetensors"), "vit_avg",
                 split(VIT_FIXTURES, "vit_avg")[1], VIT_FIXTURES.resolve("vit_avg.pth").toString(), "--heads", "4");
+    }
+
+    static final Path ALPHA_FIXTURES = Path.of("../crate-model/src/test/resources/alpha");
+
+    /** An official-keyed CRATE-α state dict (no metadata): the architecture found from its keys, the heads given. */
+    @Test
+    void forwardWithGradsOnACrateAlphaPthReproducesPyTorch() throws Exception {
+        assertForwardWithGrads(ALPHA_FIXTURES.resolve("alpha_rgb.safetensors"), "alpha_rgb",
+                split(ALPHA_FIXTURES, "alpha_rgb")[1], ALPHA_FIXTURES.resolve("alpha_rgb.pth").toString(), "--heads", "2");
+        assertForwardWithGrads(ALPHA_FIXTURES.resolve("alpha_grey.safetensors"), "alpha_grey",
+                split(ALPHA_FIXTURES, "alpha_grey")[1], ALPHA_FIXTURES.resolve("alpha_grey.pth").toString(), "--heads",
+                "3");
     }
 
     private void assertForwardWithGrads(Path fixture, String name, Path input, String... checkpoint) throws Exception {
@@ -147,7 +161,11 @@ class CrateCliTest {
         assertEquals(count, o.get("parameters").getAsLong());
         assertTrue(o.get("forward_gflops_per_image").getAsDouble() > 0);
         Run text = run("info", "--config", "fmnist-small");
-        assertTrue(text.out().contains("fmnist-small") && text.out().contains("192"), text.out());
+        assertTrue(text.out().contains("fmnist-small") && text.out().matches("(?s).*\\bdim +192\\n.*"), text.out());
+        Run alpha = run("info", "--config", "crate-alpha-base", "--json");
+        JsonObject a = JsonParser.parseString(alpha.out()).getAsJsonObject();
+        assertEquals("crate-alpha", a.get("architecture").getAsString());
+        assertEquals(4, a.get("overcomplete").getAsInt());
     }
 
     @Test
