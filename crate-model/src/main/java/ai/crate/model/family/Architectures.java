@@ -6,6 +6,7 @@ import ai.crate.model.crate.CrateArchitecture;
 import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import ai.crate.model.mae.CrateMaeArchitecture;
+import ai.crate.model.tost.TostArchitecture;
 import ai.crate.model.vit.VitArchitecture;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +23,7 @@ public final class Architectures {
     private Architectures() {}
 
     private static final List<Architecture<?>> ALL = List.of(CrateArchitecture.INSTANCE, CrateMaeArchitecture.INSTANCE,
-            VitArchitecture.INSTANCE, CrateAlphaArchitecture.INSTANCE);
+            VitArchitecture.INSTANCE, CrateAlphaArchitecture.INSTANCE, TostArchitecture.INSTANCE);
 
     private static final Map<String, ModelConfig> PRESETS = presets();
 

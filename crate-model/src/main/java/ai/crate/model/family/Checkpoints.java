@@ -103,11 +103,11 @@ public final class Checkpoints {
     /** As {@link #loadInto} for any module; {@code what} names it in messages. */
     public static void loadTensors(Module model, TensorFile f, String what) throws CheckpointException {
         String file = Architectures.fileName(f.source());
-        Map<String, Variable> params = model.namedTensors();
+        Map<String, Object> state = model.namedState();
         List<String> missing = new ArrayList<>(), extra = new ArrayList<>();
-        for (String k : params.keySet()) if (!f.tensors().containsKey(k)) missing.add(k);
+        for (String k : state.keySet()) if (!f.tensors().containsKey(k)) missing.add(k);
         for (String k : f.tensors().keySet()) {
-            if (!params.containsKey(k) && !k.startsWith(TRAIN_STATE_PREFIX)) extra.add(k);
+            if (!state.containsKey(k) && !k.startsWith(TRAIN_STATE_PREFIX)) extra.add(k);
         }
         if (!missing.isEmpty()) {
             throw new CheckpointException(file + ": missing tensor '" + missing.getFirst() + "'"
@@ -119,9 +119,16 @@ public final class Checkpoints {
                     + (extra.size() > 1 ? " (and " + (extra.size() - 1) + " more: " + extra + ")" : "")
                     + ", not a parameter of " + what);
         }
-        for (var e : params.entrySet()) {
+        for (var e : state.entrySet()) {
             StoredTensor t = f.tensors().get(e.getKey());
-            Tensor target = e.getValue().value();
+            if (e.getValue() instanceof Module.Counter) {
+                if (t.numel() != 1 || t.dtype().isFloating()) {
+                    throw new CheckpointException(file + ": tensor '" + e.getKey() + "' is " + t.dtype() + " "
+                            + Arrays.toString(t.shape()) + ", expected one integer (a counter)");
+                }
+                continue;
+            }
+            Tensor target = ((Variable) e.getValue()).value();
             if (!Arrays.equals(t.shape(), target.shape())) {
                 throw new CheckpointException(file + ": tensor '" + e.getKey() + "' has shape "
                         + Arrays.toString(t.shape()) + " but " + what + " expects " + Arrays.toString(target.shape()));
@@ -131,17 +138,24 @@ public final class Checkpoints {
                         + ", a parameter must be floating point");
             }
         }
-        for (var e : params.entrySet()) {     // every check passed: now copy
-            Tensor target = e.getValue().value();
+        for (var e : state.entrySet()) {     // every check passed: now copy
+            StoredTensor t = f.tensors().get(e.getKey());
+            if (e.getValue() instanceof Module.Counter c) {
+                c.set(t.longs()[0]);
+                continue;
+            }
+            Tensor target = ((Variable) e.getValue()).value();
             Backend be = target.backend();
-            be.copy(be.fromArray(f.tensors().get(e.getKey()).floats(), target.shape()), target);
+            be.copy(be.fromArray(t.floats(), target.shape()), target);
         }
     }
 
-    /** The parameters and buffers as float32 tensors under their official keys, in state_dict order. */
+    /** The parameters, buffers (float32) and counters (int64 scalars) under their official keys, in state_dict order. */
     public static Map<String, StoredTensor> stateDict(Module model) {
         Map<String, StoredTensor> out = new LinkedHashMap<>();
-        model.namedTensors().forEach((k, v) -> out.put(k, StoredTensor.f32(v.shape(), v.value().toFloatArray())));
+        model.namedState().forEach((k, v) -> out.put(k, v instanceof Module.Counter c
+                ? StoredTensor.i64(new int[0], new long[] {c.get()})
+                : StoredTensor.f32(((Variable) v).shape(), ((Variable) v).value().toFloatArray())));
         return out;
     }
 

@@ -27,6 +27,19 @@ public abstract class Module {
         return member(name, Variable.constant(value));
     }
 
+    /** An integer saved with the weights, int64 in checkpoints (BatchNorm's {@code num_batches_tracked}). */
+    public static final class Counter {
+        private long value;
+
+        public long get() { return value; }
+
+        public void set(long v) { value = v; }
+
+        public void increment() { value++; }
+    }
+
+    protected final Counter counter(String name) { return member(name, new Counter()); }
+
     protected final <M extends Module> M child(String name, M module) {
         if (name.isEmpty() || name.startsWith("\0")) throw new IllegalArgumentException("child name must be a key");
         return member(name, module);
@@ -62,10 +75,32 @@ public abstract class Module {
         return n;
     }
 
+    /** Every integer counter under its full dotted name, in state_dict order. */
+    public final Map<String, Counter> namedCounters() {
+        Map<String, Object> all = new LinkedHashMap<>();
+        collectAll("", all);
+        Map<String, Counter> out = new LinkedHashMap<>();
+        all.forEach((k, v) -> { if (v instanceof Counter c) out.put(k, c); });
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** Everything a state_dict holds, Variables and Counters, in its order. */
+    public final Map<String, Object> namedState() {
+        Map<String, Object> all = new LinkedHashMap<>();
+        collectAll("", all);
+        return Collections.unmodifiableMap(all);
+    }
+
     private void collect(String prefix, Map<String, Variable> out) {
+        Map<String, Object> all = new LinkedHashMap<>();
+        collectAll(prefix, all);
+        all.forEach((k, v) -> { if (v instanceof Variable var) out.put(k, var); });
+    }
+
+    private void collectAll(String prefix, Map<String, Object> out) {
         members.forEach((k, m) -> {
-            if (m instanceof Module sub) sub.collect(k.startsWith("\0") ? prefix : prefix + k + ".", out);
-            else if (out.putIfAbsent(prefix + k, (Variable) m) != null) {
+            if (m instanceof Module sub) sub.collectAll(k.startsWith("\0") ? prefix : prefix + k + ".", out);
+            else if (out.putIfAbsent(prefix + k, m) != null) {
                 throw new IllegalStateException("two members are named " + prefix + k);
             }
         });

@@ -18,6 +18,9 @@ public abstract class TokenMixer extends Module {
      */
     public abstract List<String> headFeatureParts();
 
+    /** Whether the mixer computes token-by-token attention maps [B, H, N, N] (MSSA, MHSA; not ToST's TSSA). */
+    public boolean hasAttentionMaps() { return true; }
+
     /** An attention on the projected tokens: keeps A for the backward when asked, writes it into maps when not null. */
     @FunctionalInterface
     protected interface Attend {
