@@ -60,6 +60,7 @@ final class ForwardCommand implements Callable<Integer> {
             out.put("logits", StoredTensor.f32(logits.shape(), logits.toFloatArray()));
         } else {
             int[] labels = labels(in, images.dim(0), model.config().numClasses());
+            model.train(false);   // the same evaluation-mode forward as without --grads (BatchNorm's running statistics)
             Variable logits = model.forward(images);
             Variable loss = F.crossEntropy(logits, labels, 0f);
             loss.backward();

@@ -56,7 +56,8 @@ class CrateCliTest {
         Map<String, StoredTensor> params = new LinkedHashMap<>(), input = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> {
             if (k.equals("images") || k.equals("labels")) input.put(k, v);
-            else if (!k.startsWith("grad.") && !List.of("logits", "loss", "coding_rate", "sparsity").contains(k)) {
+            else if (!k.startsWith("grad.") && !k.startsWith("after.")
+                    && !List.of("logits", "loss", "coding_rate", "sparsity", "train_logits").contains(k)) {
                 params.put(k, v);
             }
         });
@@ -93,6 +94,19 @@ class CrateCliTest {
         assertForwardWithGrads(ALPHA_FIXTURES.resolve("alpha_grey.safetensors"), "alpha_grey",
                 split(ALPHA_FIXTURES, "alpha_grey")[1], ALPHA_FIXTURES.resolve("alpha_grey.pth").toString(), "--heads",
                 "3");
+    }
+
+    static final Path TOST_FIXTURES = Path.of("../crate-model/src/test/resources/tost");
+
+    /** ToST's .pth (int64 num_batches_tracked, no metadata): eval mode, BatchNorm on its running statistics. */
+    @Test
+    void forwardWithGradsOnAToStPthReproducesPyTorchInEvalMode() throws Exception {
+        assertForwardWithGrads(TOST_FIXTURES.resolve("tost_p8.safetensors"), "tost_p8",
+                split(TOST_FIXTURES, "tost_p8")[1], TOST_FIXTURES.resolve("tost_p8.pth").toString(), "--heads", "3");
+        Path model = split(TOST_FIXTURES, "tost_p16")[0];
+        Run segment = run("segment", "--checkpoint", model.toString(), "--images", "2");
+        assertEquals(2, segment.code(), segment.out());
+        assertTrue(segment.err().contains("no token-by-token attention maps"), segment.err());
     }
 
     private void assertForwardWithGrads(Path fixture, String name, Path input, String... checkpoint) throws Exception {

@@ -31,6 +31,10 @@ public final class ClassifierInference {
 
     /** As {@link #forward(Tensor, boolean)}, showing each layer's intermediates to {@code probe} (may be null). */
     public Output forward(Tensor images, boolean attentionMaps, Taps.LayerProbe probe) {
+        if (attentionMaps && !model.blocks().getFirst().mixer().hasAttentionMaps()) {
+            throw new IllegalArgumentException("the " + model.config().architecture() + " model's token mixer computes no "
+                    + "token-by-token attention maps (ToST's TSSA weighs tokens by their membership in the heads)");
+        }
         boolean training = model.isTraining();
         model.train(false);
         try (var noGrad = Autograd.noGrad()) {

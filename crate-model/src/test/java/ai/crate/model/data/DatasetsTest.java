@@ -237,4 +237,28 @@ class DatasetsTest {
         assertArrayEquals(new float[] {0.4914f, 0.4822f, 0.4465f}, Datasets.defaultNormalization("cifar10").mean());
         assertArrayEquals(new float[] {0.2673f, 0.2564f, 0.2762f}, Datasets.defaultNormalization("cifar100").std());
     }
+
+    /** Centred on a zero canvas: every pixel moved by the margin, the margin zero, labels and names kept. */
+    @Test
+    void zeroPaddingCentresEveryImage() {
+        byte[] pixels = new byte[2 * 3 * 3];
+        for (int i = 0; i < pixels.length; i++) pixels[i] = (byte) (i + 1);
+        ImageDataset set = ImageDataset.of("tiny", pixels, new int[] {1, 0}, 1, 3, 3, 2, List.of("a", "b"));
+        ImageDataset padded = set.zeroPadded(7);
+        assertEquals(7, padded.height());
+        assertEquals(7, padded.width());
+        assertArrayEquals(set.labels(), padded.labels());
+        assertEquals(set.classNames(), padded.classNames());
+        for (int n = 0; n < 2; n++) {
+            for (int y = 0; y < 7; y++) {
+                for (int x = 0; x < 7; x++) {
+                    boolean inside = y >= 2 && y < 5 && x >= 2 && x < 5;
+                    assertEquals(inside ? set.pixel(n, 0, y - 2, x - 2) : 0, padded.pixel(n, 0, y, x),
+                            "image " + n + " at " + y + "," + x);
+                }
+            }
+        }
+        var e = assertThrows(IllegalArgumentException.class, () -> set.zeroPadded(6));
+        assertTrue(e.getMessage().contains("tiny") && e.getMessage().contains("even"), e.getMessage());
+    }
 }
