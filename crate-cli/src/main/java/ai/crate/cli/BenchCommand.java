@@ -1,5 +1,6 @@
 package ai.crate.cli;
 
+import ai.crate.autograd.Autograd;
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
@@ -7,6 +8,7 @@ import ai.crate.engine.Tensor;
 import ai.crate.model.family.Architectures;
 import ai.crate.model.family.ClassifierConfig;
 import ai.crate.model.family.ImageClassifier;
+import ai.crate.model.nn.TokenMixer;
 import ai.crate.model.optim.AdamW;
 import ai.crate.model.optim.Param;
 import com.google.gson.Gson;
@@ -58,6 +60,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object instead of text.")
     boolean json;
 
+    @Option(names = "--image-size", paramLabel = "S", description = "Square images of S pixels instead of the preset's "
+            + "(a multiple of its patch: more tokens, e.g. 448 or 896 for 784 or 3136 at patch 16).")
+    Integer imageSize;
+
+    @Option(names = "--attention", description = "Also time the first layer's attention alone (no norm or "
+            + "projections) on random features of the model's token count: forward, and forward + backward.")
+    boolean attention;
+
     @Mixin
     BackendOptions backendOptions;
 
@@ -77,6 +87,10 @@ final class BenchCommand implements Callable<Integer> {
         OptionChecks.atLeast("--runs", runs, 1);
         OptionChecks.atLeast("--steps", steps, 1);
         ClassifierConfig c = Architectures.classifierPreset(config);
+        if (imageSize != null) {
+            OptionChecks.atLeast("--image-size", imageSize, 1);
+            c = c.withImageSize(imageSize);
+        }
         int b = batch != null ? batch : defaultBatch(c);
         OptionChecks.atLeast("--batch", b, 1);
         Backend be = backendOptions.resolve();
@@ -110,6 +124,9 @@ final class BenchCommand implements Callable<Integer> {
         out.put("infer_img_s", median(infer));
         out.put("train_runs", train);
         out.put("infer_runs", infer);
+        out.put("image_size", c.imageSize());
+        out.put("tokens", c.tokens());
+        if (attention) attentionTimes(model, be, b, c.tokens()).forEach(out::put);
         out.put("peak_heap_mb", peakHeapMb());
         out.put("peak_rss_mb", peakRssMb());
         double flops = Architectures.forwardFlopsPerImage(c);
@@ -125,6 +142,32 @@ final class BenchCommand implements Callable<Integer> {
                     median(infer), peakHeapMb(), out.get("peak_rss_mb"));
         }
         return 0;
+    }
+
+    /**
+     * Milliseconds per call (median of the runs) of the first block's attention alone on random projected features
+     * [B, tokens, width]: forward without a tape, and forward + backward (the maps kept, as in training).
+     */
+    private Map<String, Object> attentionTimes(ImageClassifier model, Backend be, int b, int tokens) {
+        TokenMixer mixer = model.blocks().getFirst().mixer();
+        Tensor w = be.empty(b, tokens, mixer.projectedWidth());
+        be.randomNormal(w, 3, 0f, 1f);
+        Variable input = Variable.parameter(w);
+        Runnable forward = () -> {
+            try (var noGrad = Autograd.noGrad()) {
+                mixer.attend(input).discard();
+            }
+        };
+        Runnable train = () -> {
+            Variable out = mixer.attend(input);
+            out.backward(out.value());
+            input.zeroGrad();
+            out.releaseGraph();
+        };
+        Map<String, Object> times = new LinkedHashMap<>();
+        times.put("attention_fwd_ms", 1000 * b / median(measure(be, forward, b)));
+        times.put("attention_train_ms", 1000 * b / median(measure(be, train, b)));
+        return times;
     }
 
     /** Images/s of each timed run after the warm-up steps. */

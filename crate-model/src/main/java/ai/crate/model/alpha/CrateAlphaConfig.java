@@ -73,6 +73,11 @@ public record CrateAlphaConfig(int imageSize, int channels, int patchSize, int d
     }
 
     @Override
+    public CrateAlphaConfig withImageSize(int size) {
+        return new CrateAlphaConfig(size, channels, patchSize, dim, depth, heads, headDim, overcomplete, numClasses, eta, lambda);
+    }
+
+    @Override
     public Map<String, String> toMetadata() {
         return ModelConfig.metadata("format", architecture(), "preset", Architectures.presetName(this), "image_size",
                 imageSize, "channels", channels, "patch_size", patchSize, "dim", dim, "depth", depth, "heads", heads,

@@ -80,6 +80,11 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
 
     /** The configuration as safetensors {@code __metadata__} strings (keys as our checkpoints write them). */
     @Override
+    public CrateConfig withImageSize(int size) {
+        return new CrateConfig(size, channels, patchSize, dim, depth, heads, numClasses, pool, eta, lambda);
+    }
+
+    @Override
     public Map<String, String> toMetadata() {
         return ModelConfig.metadata("format", architecture(), "preset", Architectures.presetName(this), "image_size",
                 imageSize, "channels", channels, "patch_size", patchSize, "dim", dim, "depth", depth, "heads", heads,

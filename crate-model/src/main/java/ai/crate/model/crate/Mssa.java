@@ -43,6 +43,12 @@ public final class Mssa extends TokenMixer {
     public List<String> headFeatureParts() { return List.of("w"); }
 
     @Override
+    public Variable attend(Variable w) { return F.mssa(w, heads, scale, true); }
+
+    @Override
+    public int projectedWidth() { return qkv.weight().shape()[0]; }
+
+    @Override
     public Variable forward(Variable z, Taps taps) {
         return attentionBranch(z, norm, qkv, toOut, heads, taps, (w, keep, maps) -> F.mssa(w, heads, scale, keep, maps));
     }

@@ -23,6 +23,9 @@ public interface ClassifierConfig extends ModelConfig {
     /** The same model with another number of classes (a data set's). */
     ClassifierConfig withNumClasses(int classes);
 
+    /** The same model for square images of {@code size} pixels (a multiple of the patch; learned positions resized). */
+    ClassifierConfig withImageSize(int size);
+
     default int gridSize() { return imageSize() / patchSize(); }
 
     default int numPatches() { return gridSize() * gridSize(); }

@@ -33,6 +33,12 @@ public final class MultiHeadAttention extends TokenMixer {
     public List<String> headFeatureParts() { return List.of("q", "k", "v"); }
 
     @Override
+    public Variable attend(Variable qkvs) { return F.mhsa(qkvs, heads, scale, true, null); }
+
+    @Override
+    public int projectedWidth() { return qkv.weight().shape()[0]; }
+
+    @Override
     public Variable forward(Variable x, Taps taps) {
         return attentionBranch(x, norm, qkv, proj, heads, taps, (w, keep, maps) -> F.mhsa(w, heads, scale, keep, maps));
     }

@@ -18,6 +18,15 @@ public abstract class TokenMixer extends Module {
      */
     public abstract List<String> headFeatureParts();
 
+    /**
+     * The attention alone on projected features [B, N, {@link #projectedWidth}] (no norm, no projections, maps kept
+     * for the backward): what grows with the number of tokens, for benchmarks.
+     */
+    public abstract Variable attend(Variable projected);
+
+    /** The width of the projected features {@link #attend} takes. */
+    public abstract int projectedWidth();
+
     /** Whether the mixer computes token-by-token attention maps [B, H, N, N] (MSSA, MHSA; not ToST's TSSA). */
     public boolean hasAttentionMaps() { return true; }
 

@@ -35,13 +35,14 @@ public record TostConfig(int imageSize, int channels, int patchSize, int dim, in
         return new TostConfig(imageSize, channels, patchSize, dim, depth, heads, numClasses, depth <= 12 ? 1f : 1e-5f);
     }
 
-    /** The official sizes (ImageNet, 224 px, patch 16) and the 32×32 twins with patch 8. */
+    /** The official sizes (ImageNet, 224 px, patch 16), crate-tiny's twin, and the 32×32 twins with patch 8. */
     static Map<String, TostConfig> presets() {
         Map<String, TostConfig> m = new LinkedHashMap<>();
         m.put("tost-tiny", of(224, 3, 16, 192, 12, 4, 1000));
         m.put("tost-small", of(224, 3, 16, 384, 12, 8, 1000));
         m.put("tost-medium", of(224, 3, 16, 512, 24, 8, 1000));
         m.put("tost-large", of(224, 3, 16, 768, 24, 16, 1000));
+        m.put("tost-crate-tiny", of(224, 3, 16, 384, 12, 6, 1000));   // crate-tiny's width, depth and heads
         m.put("tost-fmnist-small", of(32, 1, 8, 192, 6, 6, 10));
         m.put("tost-cifar-tiny", of(32, 3, 8, 384, 12, 6, 10));
         return Collections.unmodifiableMap(m);
@@ -60,6 +61,11 @@ public record TostConfig(int imageSize, int channels, int patchSize, int dim, in
     @Override
     public TostConfig withNumClasses(int n) {
         return new TostConfig(imageSize, channels, patchSize, dim, depth, heads, n, layerScale);
+    }
+
+    @Override
+    public TostConfig withImageSize(int size) {
+        return new TostConfig(size, channels, patchSize, dim, depth, heads, numClasses, layerScale);
     }
 
     @Override

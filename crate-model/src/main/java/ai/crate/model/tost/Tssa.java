@@ -46,36 +46,46 @@ public final class Tssa extends TokenMixer {
         Variable y = norm.forward(x);
         Variable w = qkv.forward(y);
         y.discard();
+        Variable out = attend(w);
+        if (taps.wantsHeadFeatures()) taps.headFeatures(w.value());
+        Variable result = F.mul(toOut.forward(out), gamma);
+        out.discard();
+        return result;
+    }
+
+    /** TSSA on w [B, N, d]: −(w·Π)/(1 + s) per head, heads concatenated, [B, N, d]. */
+    @Override
+    public Variable attend(Variable w) {
         int[] s = w.shape();
         int b = s[0], n = s[1], d = s[2], p = d / heads;
         Variable wh = F.transpose(F.reshape(w, b, n, heads, p), 1, 2);               // [B, H, N, p] view
         Variable sq = F.square(wh);
-        Variable norms = F.sqrt(F.sum(sq, 2, true));                                // [B, H, 1, p]
-        Variable clamped = F.affine(F.relu(F.affine(norms, 1f, -1e-12f)), 1f, 1e-12f);   // max(‖w‖, 1e-12)
-        Variable score = F.sum(F.div(sq, F.square(clamped)), 3, false);              // Σ_dims ŵ², [B, H, N]
-        Variable scaled = F.mul(score, temp);
-        Variable pi = F.transpose(F.softmax(dense(F.transpose(scaled, 1, 2))), 1, 2);   // softmax over heads
+        Variable pi = membership(sq, b, n);
         Variable mass = F.affine(F.sum(pi, 2, true), 1f, 1e-8f);                     // [B, H, 1]
         Variable weights = F.reshape(F.div(pi, mass), b, heads, 1, n);
         Variable stat = F.matmul(weights, sq);                                       // s, [B, H, 1, p]
         Variable attn = F.reciprocal(F.affine(stat, 1f, 1f));
         Variable out = F.neg(F.mul(F.mul(wh, F.reshape(pi, b, heads, n, 1)), attn));  // [B, H, N, p]
-        if (taps.wantsHeadFeatures()) taps.headFeatures(w.value());
-        Variable merged = F.reshape(F.transpose(out, 1, 2), b, n, d);
-        Variable result = F.mul(toOut.forward(merged), gamma);
-        merged.discard();
-        return result;
+        return F.reshape(F.transpose(out, 1, 2), b, n, d);
     }
 
-    /** The membership Π [B, H, N] of tokens x [B, N, d] (no tape): each token's distribution over the heads. */
+    /** Π [B, H, N] from w² [B, H, N, p]: softmax over the heads of temp_k·Σ_dims w²/max(‖w‖_tokens, 1e-12)². */
+    private Variable membership(Variable sq, int b, int n) {
+        Variable norms = F.sqrt(F.sum(sq, 2, true));                                // [B, H, 1, p]
+        Variable clamped = F.affine(F.relu(F.affine(norms, 1f, -1e-12f)), 1f, 1e-12f);   // max(‖w‖, 1e-12)
+        Variable score = F.mul(F.sum(F.div(sq, F.square(clamped)), 3, false), temp);  // [B, H, N]
+        return F.transpose(F.softmax(dense(F.transpose(score, 1, 2))), 1, 2);        // softmax over the heads
+    }
+
+    @Override
+    public int projectedWidth() { return qkv.weight().shape()[0]; }
+
+    /** The membership Π [B, H, N] of tokens x [B, N, d]: each token's distribution over the heads. */
     public Variable membership(Variable x) {
         Variable w = qkv.forward(norm.forward(x));
         int[] s = w.shape();
         int b = s[0], n = s[1], p = s[2] / heads;
-        Variable sq = F.square(F.transpose(F.reshape(w, b, n, heads, p), 1, 2));
-        Variable clamped = F.affine(F.relu(F.affine(F.sqrt(F.sum(sq, 2, true)), 1f, -1e-12f)), 1f, 1e-12f);
-        Variable score = F.mul(F.sum(F.div(sq, F.square(clamped)), 3, false), temp);
-        return F.transpose(F.softmax(dense(F.transpose(score, 1, 2))), 1, 2);
+        return membership(F.square(F.transpose(F.reshape(w, b, n, heads, p), 1, 2)), b, n);
     }
 
     /** A contiguous copy when {@code v} is a strided view (softmax reads dense rows). */

@@ -70,6 +70,11 @@ public record VitConfig(int imageSize, int channels, int patchSize, int dim, int
         return new VitConfig(imageSize, channels, patchSize, dim, depth, heads, mlpDim, n, pool);
     }
 
+    @Override
+    public VitConfig withImageSize(int size) {
+        return new VitConfig(size, channels, patchSize, dim, depth, heads, mlpDim, numClasses, pool);
+    }
+
     public VitConfig withPool(Pool p) {
         return new VitConfig(imageSize, channels, patchSize, dim, depth, heads, mlpDim, numClasses, p);
     }
