@@ -1,6 +1,6 @@
 """PyTorch peer of the Java CRATE benchmark: train-step and inference throughput on random data, for the CRATE
 presets (crate_torch.py), their ViT twins (vit_torch.py, timm's equations) and CRATE-α (crate_alpha_torch.py, the
-official crate_alpha.py's equations).
+official crate_alpha.py's equations) and ToST (tost_torch.py, tost.py's).
 
 Run with Debian's python (torch 1.13 linked against OpenBLAS), with the OpenBLAS tuning variables of this
 host removed so that OpenBLAS detects the CPU itself and runs at full speed:
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crate_torch as ct  # noqa: E402
 import crate_alpha_torch as at  # noqa: E402
+import tost_torch as tt  # noqa: E402
 import vit_torch as vt  # noqa: E402
 
 
@@ -74,7 +75,7 @@ def timed_runs(fn, steps, runs, batch, device):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="fmnist-small", choices=sorted(ct.PRESETS) + sorted(vt.PRESETS) + sorted(at.PRESETS))
+    ap.add_argument("--config", default="fmnist-small", choices=sorted(ct.PRESETS) + sorted(vt.PRESETS) + sorted(at.PRESETS) + sorted(tt.PRESETS))
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -113,6 +114,9 @@ def main():
     elif args.config in at.PRESETS:
         cfg = at.PRESETS[args.config]
         model = at.build_preset(args.config).to(device)
+    elif args.config in tt.PRESETS:
+        cfg = tt.PRESETS[args.config]
+        model = tt.build_preset(args.config).to(device)
     else:
         cfg = ct.PRESETS[args.config]
         model = ct.build_preset(args.config, pool=args.pool or "cls").to(device)

@@ -33,6 +33,7 @@ EPS = 1e-6
 PRESETS = {
     "tost-fmnist-small": dict(image_size=32, channels=1, patch_size=8, dim=192, depth=6, heads=6, num_classes=10),
     "tost-cifar-tiny": dict(image_size=32, channels=3, patch_size=8, dim=384, depth=12, heads=6, num_classes=10),
+    "tost-crate-tiny": dict(image_size=224, channels=3, patch_size=16, dim=384, depth=12, heads=6, num_classes=1000),
     "tost-tiny": dict(image_size=224, channels=3, patch_size=16, dim=192, depth=12, heads=4, num_classes=1000),
     "tost-small": dict(image_size=224, channels=3, patch_size=16, dim=384, depth=12, heads=8, num_classes=1000),
 }

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.crate.engine.Backend;
 import ai.crate.engine.ReferenceBackend;
+import ai.crate.model.alpha.CrateAlphaConfig;
 import ai.crate.model.crate.CrateConfig;
+import ai.crate.model.tost.TostConfig;
 import ai.crate.model.mae.CrateMaeConfig;
 import ai.crate.model.nn.Pool;
 import ai.crate.model.vit.VitConfig;
@@ -20,7 +22,7 @@ class ArchitecturesTest {
 
     @Test
     void everyArchitectureIsFoundByNameAndItsConfigsByArchitecture() {
-        assertEquals(List.of("crate", "crate-mae", "vit"), Architectures.names());
+        assertEquals(List.of("crate", "crate-mae", "vit", "crate-alpha", "tost"), Architectures.names());
         for (Architecture<?> a : Architectures.all()) {
             assertEquals(a, Architectures.get(a.name()));
             a.presets().forEach((name, c) -> {
@@ -43,7 +45,9 @@ class ArchitecturesTest {
                 new CrateMaeConfig(28, 1, 4, 64, 3, 4, 0.1f, 0.5f, false, 0.75f),
                 new CrateMaeConfig(32, 3, 8, 48, 2, 3, 0.1f, 0.5f, true, 0.5f), VitConfig.preset("vit-fmnist-small"),
                 VitConfig.preset("vit-cifar-tiny").withPool(Pool.AVG),
-                new VitConfig(20, 2, 5, 24, 2, 4, 40, 3, Pool.CLS));
+                new VitConfig(20, 2, 5, 24, 2, 4, 40, 3, Pool.CLS), CrateAlphaConfig.of(28, 1, 4, 48, 2, 4, 10),
+                new CrateAlphaConfig(16, 3, 4, 24, 2, 3, 10, 2, 5, 0.1f, 0.1f), TostConfig.of(32, 1, 8, 48, 2, 4, 10),
+                TostConfig.of(32, 3, 16, 64, 2, 4, 7));
         for (ModelConfig c : configs) {
             Model m = Architectures.create(c, be, 0);
             assertEquals(m.parameterCount(), Architectures.parameterCount(c), c.toString());
@@ -55,6 +59,19 @@ class ArchitecturesTest {
     void classifierPresetsAreTheClassifiers() {
         assertTrue(Architectures.presetNames(ClassifierConfig.class).containsAll(List.of("fmnist-small", "crate-tiny")));
         assertEquals(Map.of(), Architectures.get("crate-mae").presets());
+    }
+
+    /** The follow-ups' twins have the shape of the CRATE they are compared with. */
+    @Test
+    void theFollowUpsTwinsHaveTheirCratesShape() {
+        String[][] twins = {{"fmnist-small", "crate-alpha-fmnist-small"}, {"cifar-tiny", "crate-alpha-cifar-tiny"},
+                {"crate-tiny", "tost-crate-tiny"}, {"fmnist-small", "tost-fmnist-small"}, {"cifar-tiny", "tost-cifar-tiny"}};
+        for (String[] t : twins) {
+            ClassifierConfig c = Architectures.classifierPreset(t[0]), twin = Architectures.classifierPreset(t[1]);
+            assertEquals(List.of(c.dim(), c.depth(), c.heads(), c.numClasses(), c.channels()),
+                    List.of(twin.dim(), twin.depth(), twin.heads(), twin.numClasses(), twin.channels()), t[1]);
+        }
+        assertEquals(32, Architectures.classifierPreset("tost-fmnist-small").imageSize(), "Fashion-MNIST padded to 32");
     }
 
     /** timm's published sizes (vit_tiny 5.7 M, small 22.1 M, base 86.6 M, large 304.3 M) and the twins' shapes. */
