@@ -55,8 +55,6 @@ final class AttentionCommand implements Callable<Integer> {
         ImageClassifier model = weights.load(be);
         images.trainedOn(weights.trainingData());
         ClassifierConfig c = model.config();
-        int l = layer == null ? c.depth() : layer;
-        if (l < 1 || l > c.depth()) throw new IllegalArgumentException("--layer must be in 1.." + c.depth() + ", got " + l);
         Files.createDirectories(out);
         int size = c.imageSize(), n = c.tokens(), grid = c.gridSize(), heads = c.heads(), d = heads * c.headDim();
         for (int f = 0; f < images.images.size(); f++) {
@@ -64,19 +62,26 @@ final class AttentionCommand implements Callable<Integer> {
             Picture picture = images.read(f, size, c.channels());
             float[] input = images.input(picture);
             BufferedImage img = ImageFiles.image(picture);
-            float[][] features = new float[1][];
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
-            ClassifierInference.Output o = model.inference().forward(x, true, (layerIndex, w, z, code) -> {
-                if (layerIndex == l - 1) features[0] = w.toFloatArray();
+            ImageClassifier.HeadMaps maps = model.headMaps(x);
+            int l = layer == null ? maps.maps().size() : layer;
+            if (l < 1 || l > maps.maps().size()) {
+                throw new IllegalArgumentException("--layer must be in 1.." + maps.maps().size() + " (" + maps.layers()
+                        + "), got " + l);
+            }
+            int featureLayer = Math.min(l, c.depth()) - 1;   // the PCA reads a block's head features
+            float[][] features = new float[1][];
+            model.inference().forward(x, false, (layerIndex, w, z, code) -> {
+                if (layerIndex == featureLayer) features[0] = w.toFloatArray();
             });
-            float[] attn = o.attention().get(l - 1).toFloatArray();
+            float[] attn = maps.maps().get(l - 1).toFloatArray();
             String stem = file.getFileName().toString().replaceFirst("\\.[^.]*$", "") + "-L" + l;
             BufferedImage base = ImageFiles.resize(img, size * SCALE, size * SCALE);
             BufferedImage all = new BufferedImage((heads + 2) * size * SCALE, size * SCALE, BufferedImage.TYPE_INT_RGB);
             Graphics2D g = all.createGraphics();
             g.drawImage(base, 0, 0, null);
             for (int h = 0; h < heads; h++) {
-                float[] row = Segmentation.clsRow(attn, h * n * n, n);
+                float[] row = java.util.Arrays.copyOfRange(attn, h * grid * grid, (h + 1) * grid * grid);
                 BufferedImage heat = overlay(base, row, grid);
                 ImageIO.write(heat, "png", out.resolve(stem + "-head" + (h + 1) + ".png").toFile());
                 g.drawImage(heat, (h + 1) * size * SCALE, 0, null);
@@ -87,7 +92,7 @@ final class AttentionCommand implements Callable<Integer> {
             g.dispose();
             ImageIO.write(all, "png", out.resolve(stem + "-heads.png").toFile());
             spec.commandLine().getOut().println(file + ": wrote " + out.resolve(stem + "-heads.png") + " (original, "
-                    + heads + " heads, PCA) and one file per head");
+                    + heads + " heads of " + maps.layers().get(l - 1) + ": " + maps.rule() + "; PCA) and one file per head");
         }
         return 0;
     }
@@ -114,8 +119,8 @@ final class AttentionCommand implements Callable<Integer> {
      * background; right half: components 2–4 as RGB, each scaled to [0, 255].
      */
     static BufferedImage pca(float[] w, int tokens, int d, int grid, int width) {
-        int n = tokens - 1, stride = w.length / tokens;   // rows of W, or of q | k | v (the first d columns: q)
-        double[][] s = PatchPca.scores(w, stride, n, d, stride, 4);   // skip the CLS row: patch tokens only
+        int n = grid * grid, stride = w.length / tokens;   // rows of W, or of q | k | v (the first d columns: q)
+        double[][] s = PatchPca.scores(w, (tokens - n) * stride, n, d, stride, 4);   // the patch rows only (no CLS)
         double border = 0;
         for (int i = 0; i < n; i++) {
             int y = i / grid, x = i % grid;

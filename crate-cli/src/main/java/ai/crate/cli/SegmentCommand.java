@@ -4,7 +4,6 @@ import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.family.ImageClassifier;
 import ai.crate.model.family.ClassifierConfig;
-import ai.crate.model.family.ClassifierInference;
 import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
@@ -59,6 +58,9 @@ final class SegmentCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backendOptions;
 
+    private String rule;
+    private java.util.List<String> layerNames;
+
     @Override
     public Integer call() throws Exception {
         OptionChecks.atLeast("--images", images, 1);
@@ -73,8 +75,8 @@ final class SegmentCommand implements Callable<Integer> {
         }
         PrintWriter log = spec.commandLine().getErr();
         ImageSource test = dataOptions.load(false, c.imageSize(), c.channels(), Augmentation.none(), log);
-        int depth = c.depth(), heads = c.heads(), grid = c.gridSize(), patch = c.patchSize(), n = c.tokens();
-        double[][] iou = new double[depth][heads], base = new double[depth][heads];
+        int heads = c.heads(), grid = c.gridSize(), patch = c.patchSize();
+        double[][] iou = null, base = null;
         BatchLoader loader = BatchLoader.forEvaluation(test, 100,
                 dataOptions.normalization(c.imageSize(), c.channels(), log));
         int scored = 0;
@@ -82,30 +84,34 @@ final class SegmentCommand implements Callable<Integer> {
             while (it.hasNext() && scored < images) {
                 Batch b = it.next();
                 Tensor x = be.fromArray(b.images(), loader.batchShape(b.size()));
-                ClassifierInference.Output out = model.inference().forward(x, true);
+                ImageClassifier.HeadMaps maps = model.headMaps(x);
                 be.release(x);
-                int take = Math.min(b.size(), images - scored);
-                for (int l = 0; l < depth; l++) {
-                    float[] attn = out.attention().get(l).toFloatArray();
+                if (iou == null) {
+                    iou = new double[maps.maps().size()][heads];
+                    base = new double[maps.maps().size()][heads];
+                    rule = maps.rule();
+                    layerNames = maps.layers();
+                }
+                int take = Math.min(b.size(), images - scored), p = grid * grid;
+                for (int l = 0; l < maps.maps().size(); l++) {
+                    float[] m = maps.maps().get(l).toFloatArray();
                     for (int i = 0; i < take; i++) {
                         boolean[] truth = foreground(test, scored + i, c.imageSize());
                         for (int h = 0; h < heads; h++) {
-                            float[] row = Segmentation.clsRow(attn, ((i * heads) + h) * n * n, n);
+                            float[] row = java.util.Arrays.copyOfRange(m, (i * heads + h) * p, (i * heads + h + 1) * p);
                             boolean[] mask = Segmentation.maskByMass(row, mass);
                             iou[l][h] += Segmentation.iou(Segmentation.toPixels(mask, grid, patch), truth);
                             boolean[] box = Segmentation.centredBox(grid, Segmentation.count(mask));
                             base[l][h] += Segmentation.iou(Segmentation.toPixels(box, grid, patch), truth);
                         }
                     }
-                    be.release(out.attention().get(l));
+                    be.release(maps.maps().get(l));
                 }
-                be.release(out.tokens());
-                be.release(out.logits());
                 scored += take;
             }
         }
         int bestL = 0, bestH = 0;
-        for (int l = 0; l < depth; l++) {
+        for (int l = 0; l < iou.length; l++) {
             for (int h = 0; h < heads; h++) {
                 iou[l][h] /= scored;
                 base[l][h] /= scored;
@@ -135,14 +141,18 @@ final class SegmentCommand implements Callable<Integer> {
             j.put("baseline", base);
             j.put("best", Map.of("layer", bestL + 1, "head", bestH + 1, "miou", iou[bestL][bestH],
                     "baseline", base[bestL][bestH]));
+            j.put("rule", rule);
+            j.put("layers", layerNames);
             o.println(new Gson().toJson(j));
             return;
         }
-        o.printf(Locale.ROOT, "%s on %d %s test images: masks keep %.0f %% of a head's CLS attention; ground truth ="
-                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataOptions.dataset(), 100 * mass, threshold);
+        o.printf(Locale.ROOT, "%s on %d %s test images: masks keep %.0f %% of a head's map (%s); ground truth ="
+                + " pixels > %d/255%n", weights.checkpoint.getFileName(), scored, dataOptions.dataset(), 100 * mass, rule,
+                threshold);
         o.println("layer  mean IoU per head                                   mean   | centred box, same area");
         for (int l = 0; l < iou.length; l++) {
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l + 1));
+            if (!layerNames.get(l).equals("layer " + (l + 1))) line.append("(").append(layerNames.get(l)).append(") ");
             double sum = 0, bsum = 0;
             for (int h = 0; h < iou[l].length; h++) {
                 line.append(String.format(Locale.ROOT, " %.3f", iou[l][h]));

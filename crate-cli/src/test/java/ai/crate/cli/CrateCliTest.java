@@ -98,15 +98,23 @@ class CrateCliTest {
 
     static final Path TOST_FIXTURES = Path.of("../crate-model/src/test/resources/tost");
 
-    /** ToST's .pth (int64 num_batches_tracked, no metadata): eval mode, BatchNorm on its running statistics. */
+    /**
+     * ToST's .pth (int64 num_batches_tracked, no metadata): eval mode, BatchNorm on its running statistics; its
+     * attention maps are the membership Π.
+     */
     @Test
     void forwardWithGradsOnAToStPthReproducesPyTorchInEvalMode() throws Exception {
         assertForwardWithGrads(TOST_FIXTURES.resolve("tost_p8.safetensors"), "tost_p8",
                 split(TOST_FIXTURES, "tost_p8")[1], TOST_FIXTURES.resolve("tost_p8.pth").toString(), "--heads", "3");
         Path model = split(TOST_FIXTURES, "tost_p16")[0];
-        Run segment = run("segment", "--checkpoint", model.toString(), "--images", "2");
-        assertEquals(2, segment.code(), segment.out());
-        assertTrue(segment.err().contains("no token-by-token attention maps"), segment.err());
+        Path maps = dir.resolve("maps");
+        Path picture = dir.resolve("item.png");
+        javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_BYTE_GRAY),
+                "png", picture.toFile());
+        Run attention = run("attention", "--checkpoint", model.toString(), "--layer", "1", "--out", maps.toString(),
+                picture.toString());
+        assertEquals(0, attention.code(), attention.err());
+        assertTrue(attention.out().contains("TSSA 1") && Files.exists(maps.resolve("item-L1-heads.png")), attention.out());
     }
 
     private void assertForwardWithGrads(Path fixture, String name, Path input, String... checkpoint) throws Exception {

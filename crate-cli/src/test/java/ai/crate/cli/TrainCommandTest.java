@@ -57,9 +57,11 @@ class TrainCommandTest {
 
     /** Every command on a trained model of each architecture: CRATE and its ViT twin. */
     @ParameterizedTest
-    @ValueSource(strings = {"fmnist-small", "vit-fmnist-small"})
+    @ValueSource(strings = {"fmnist-small", "vit-fmnist-small", "crate-alpha-fmnist-small", "tost-fmnist-small"})
     void trainEvalPredict(String config) throws Exception {
-        boolean vit = config.startsWith("vit");
+        boolean vit = config.startsWith("vit"), tost = config.startsWith("tost");
+        String architecture = vit ? "vit" : tost ? "tost" : config.startsWith("crate-alpha") ? "crate-alpha" : "crate";
+        int layers = tost ? 8 : 6, side = (tost ? 32 : 28) * 8;   // ToST: 6 TSSA + 2 class-attention layers, 32 px
         Path data = dir.resolve("data"), out = dir.resolve("run");
         writeIdx(data, "train", 96, 1);
         writeIdx(data, "t10k", 40, 2);
@@ -97,6 +99,9 @@ class TrainCommandTest {
             assertTrue(m.get("sparsity").getAsString().contains("no ISTA-type block"), measure.out());
             assertEquals("layer,rc_mean_q,rc_std_q,rc_mean_k,rc_std_k,rc_mean_v,rc_std_v", csv.getFirst());
             assertTrue(width == 500, "one panel: coding rates only");
+        } else if (tost) {
+            assertEquals(6, m.getAsJsonArray("rc_mean").size(), "the coding rate of TSSA's W per layer");
+            assertFalse(m.has("sparsity_mean"), measure.out());
         } else {
             assertEquals(6, m.getAsJsonArray("rc_mean").size(), "one value per layer of fmnist-small");
             assertEquals(6, m.getAsJsonArray("sparsity_mean").size());
@@ -108,7 +113,7 @@ class TrainCommandTest {
         assertEquals(0, segment.code(), segment.err());
         JsonObject g = JsonParser.parseString(segment.out()).getAsJsonObject();
         assertEquals(30, g.get("images").getAsInt());
-        assertEquals(6, g.getAsJsonArray("miou").size(), "a row per layer");
+        assertEquals(layers, g.getAsJsonArray("miou").size(), "a row per layer");
         assertEquals(6, g.getAsJsonArray("miou").get(0).getAsJsonArray().size(), "a column per head");
         double best = g.getAsJsonObject("best").get("miou").getAsDouble();
         assertTrue(best > 0 && best <= 1, segment.out());
@@ -126,15 +131,15 @@ class TrainCommandTest {
                 out.resolve("best.safetensors").toString(), "--layer", "3", "--out", maps.toString(), png.toString());
         assertEquals(0, attention.code(), attention.err());
         BufferedImage grid = ImageIO.read(maps.resolve("item-L3-heads.png").toFile());
-        assertEquals(8 * 224, grid.getWidth(), "original, 6 heads and the PCA side by side");
-        assertTrue(ImageIO.read(maps.resolve("item-L3-head6.png").toFile()).getHeight() == 224);
-        assertTrue(ImageIO.read(maps.resolve("item-L3-pca.png").toFile()).getWidth() == 224);
+        assertEquals(8 * side, grid.getWidth(), "original, 6 heads and the PCA side by side");
+        assertTrue(ImageIO.read(maps.resolve("item-L3-head6.png").toFile()).getHeight() == side);
+        assertTrue(ImageIO.read(maps.resolve("item-L3-pca.png").toFile()).getWidth() == side);
         assertTrue(predict.out().startsWith(png.toString() + ":") && predict.out().contains("%"), predict.out());
 
         CrateCliTest.Run info = CrateCliTest.run("info", "--checkpoint", out.resolve("best.safetensors").toString(),
                 "--json");
         assertEquals(0, info.code(), info.err());
-        assertEquals(vit ? "vit" : "crate", JsonParser.parseString(info.out()).getAsJsonObject().get("architecture")
+        assertEquals(architecture, JsonParser.parseString(info.out()).getAsJsonObject().get("architecture")
                 .getAsString(), info.out());
     }
 

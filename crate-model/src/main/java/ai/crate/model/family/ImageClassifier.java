@@ -82,6 +82,30 @@ public abstract class ImageClassifier extends Model {
     /** The head: logits [B, classes] from the final tokens. */
     public Variable classify(Variable tokens) { return head.forward(tokens); }
 
+    /**
+     * Per layer and head a map over the patches, what the segmentation tools threshold: [B, H, patches] per layer,
+     * with the rule that made it. By default the CLS token's attention over the patches in each layer (CRATE, ViT,
+     * CRATE-α); a member without such attention says what it gives instead (ToST: the membership Π).
+     */
+    public HeadMaps headMaps(Tensor images) {
+        ClassifierInference.Output out = inference().forward(images, true);
+        backend().release(out.logits());
+        backend().release(out.tokens());
+        List<Tensor> maps = new ArrayList<>();
+        List<String> layers = new ArrayList<>();
+        for (Tensor attn : out.attention()) {
+            int b = attn.dim(0), h = attn.dim(1), n = attn.dim(2);
+            // row 0 (the CLS token's attention), columns 1.. (the patches): a strided view, copied dense
+            maps.add(attn.slice(2, 0, 1).slice(3, 1, n).contiguous().reshape(b, h, n - 1));
+            backend().release(attn);
+            layers.add("layer " + (layers.size() + 1));
+        }
+        return new HeadMaps("the CLS token's attention over the patches", maps, layers);
+    }
+
+    /** Per-layer head maps [B, H, patches], a name per layer, and the rule that made them. */
+    public record HeadMaps(String rule, List<Tensor> maps, List<String> layers) {}
+
     /** The tape-free inference path for the current weights. */
     public ClassifierInference inference() { return new ClassifierInference(this); }
 

@@ -73,6 +73,44 @@ public final class Tost extends ImageClassifier {
         return z;
     }
 
+    /**
+     * For each TSSA block the membership Π of its input's patches in each head ([B, H, N]: a token's distribution over
+     * the heads, the ToST paper's segmentation maps), then for each class-attention block the CLS token's attention
+     * over the patches; evaluation mode, no tape.
+     */
+    @Override
+    public HeadMaps headMaps(Tensor images) {
+        boolean training = isTraining();
+        train(false);
+        List<Tensor> maps = new ArrayList<>();
+        List<String> layers = new ArrayList<>();
+        try (var noGrad = ai.crate.autograd.Autograd.noGrad()) {
+            Variable z = stem().forward(images);
+            Variable pos = positions.forward(z.backend(), images.dim(2) / config.patchSize());
+            z = replace(z, ai.crate.autograd.F.add(z, pos));
+            int i = 0;
+            for (Block block : blocks()) {
+                maps.add(((Tssa) block.mixer()).membership(z).value().contiguous());
+                layers.add("TSSA " + ++i);
+                z = replace(z, block.forward(z, Taps.inference(false, null)));
+            }
+            z = replace(z, classToken.prepend(z));
+            i = 0;
+            for (ClassAttentionBlock block : classBlocks) {
+                Tensor attn = block.classAttention(z).value();
+                int n = attn.dim(2);
+                maps.add(attn.slice(2, 1, n).contiguous());
+                layers.add("class attention " + ++i);
+                z = replace(z, block.forward(z));
+            }
+            z.discard();
+        } finally {
+            train(training);
+        }
+        return new HeadMaps("TSSA layers: each patch's membership Π in the head; class-attention layers: the CLS "
+                + "token's attention over the patches", maps, layers);
+    }
+
     public List<ClassAttentionBlock> classBlocks() { return Collections.unmodifiableList(classBlocks); }
 
     public ConvStem convStem() { return (ConvStem) stem(); }
