@@ -12,23 +12,19 @@ For each small config it writes, into the output folder:
                        prefix on every key (zip format), the same float32 weights.
 
 Seeded: rerunning reproduces the same numbers. After writing, every file is read back and checked (exact round
-trip, an independent functional forward, float32 vs float64 agreement). Run with Debian's /usr/bin/python3.
+trip, an independent functional forward, float32 vs float64 agreement; classifier_fixtures.py). Run with Debian's
+/usr/bin/python3.
 """
 
-import argparse
 import os
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import crate_torch as ct  # noqa: E402  (the safetensors writer/reader)
+import classifier_fixtures as cf  # noqa: E402
 import vit_torch as vt  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "crate-model", "src", "test", "resources", "vit"))
 
 CONFIGS = [
     # name, model config, batch, seed
@@ -69,84 +65,15 @@ def metadata(cfg):
     }
 
 
-def build(cfg):
-    return vt.VisionTransformer(**cfg)
-
-
-def generate(out_dir, name, cfg, batch, seed):
-    torch.manual_seed(seed)
-    model = build(cfg)
-    gen = torch.Generator().manual_seed(seed + 1)
-    perturb(model, gen)
-    c, s = cfg["channels"], cfg["image_size"]
-    images = torch.rand(batch, c, s, s, generator=gen) * 2 - 1
-    labels = torch.randint(0, cfg["num_classes"], (batch,), generator=gen)
-    state32 = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
-
-    model64 = build(cfg).double()
-    model64.load_state_dict({k: v.double() for k, v in state32.items()}, strict=True)
-    logits = model64(images.double())
-    loss = F.cross_entropy(logits, labels)
-    loss.backward()
-    tensors = dict(state32)
-    tensors["images"] = images.float()
-    tensors["labels"] = labels.long()
-    tensors["logits"] = logits.detach().float()
-    tensors["loss"] = loss.detach().float().reshape(())
-    for k, p in model64.named_parameters():
-        tensors["grad." + k] = p.grad.detach().float()
-    files = {"safetensors": os.path.join(out_dir, name + ".safetensors"), "pth": os.path.join(out_dir, name + ".pth")}
-    ct.save_safetensors(files["safetensors"], tensors, metadata(cfg))
-    torch.save({"model": {"module." + k: v for k, v in state32.items()}}, files["pth"])
-    return files, tensors
-
-
-def check(name, cfg, files, written):
-    loaded, meta = ct.load_safetensors(files["safetensors"])
-    assert meta == metadata(cfg), (meta, metadata(cfg))
-    assert list(loaded.keys()) == list(written.keys()), "tensor names or order differ"
-    for k, v in written.items():
-        assert torch.equal(loaded[k], v), f"{k} differs after the round trip"
-    param_keys = [k for k in written if k not in ("images", "labels", "logits", "loss") and not k.startswith("grad.")]
-    assert param_keys == list(build(cfg).state_dict().keys())
-    pth = torch.load(files["pth"])["model"]
-    for k in param_keys:
-        assert torch.equal(pth["module." + k], loaded[k]), k
-
-    sd64 = {k: loaded[k].double() for k in param_keys}
-    model64 = build(cfg).double()
-    model64.load_state_dict(sd64, strict=True)
-    logits64 = model64(loaded["images"].double())
-    fn = vt.functional_forward(sd64, loaded["images"].double(), cfg["patch_size"], cfg["heads"], cfg["depth"],
-                               cfg["pool"])
-    assert (fn - logits64).abs().max().item() < 1e-12, "functional forward disagrees with the modules"
-    assert torch.equal(logits64.detach().float(), loaded["logits"])
-    F.cross_entropy(logits64, loaded["labels"]).backward()
-    zero = [k for k, p in model64.named_parameters() if p.grad.abs().max().item() == 0]
-    assert not zero, f"parameters with an all-zero gradient: {zero}"
-    for k, p in model64.named_parameters():
-        assert torch.equal(p.grad.float(), loaded["grad." + k]), k
-    model32 = build(cfg)
-    model32.load_state_dict({k: loaded[k] for k in param_keys}, strict=True)
-    d = (model32(loaded["images"]).double() - logits64).abs().max().item()
-    probs = torch.softmax(logits64, -1)
-    print(f"{name}: loss {F.cross_entropy(logits64, loaded['labels']).item():.6f}, |logits| max "
-          f"{logits64.abs().max().item():.4f}, max prob {probs.max().item():.3f}; float32 vs float64 logits {d:.2e}")
-    for path in files.values():
-        print(f"  {os.path.basename(path)}: {os.path.getsize(path)} bytes")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    torch.set_num_threads(1)
-    for name, cfg, batch, seed in CONFIGS:
-        files, written = generate(args.out, name, cfg, batch, seed)
-        check(name, cfg, files, written)
-    print("all fixtures written and checked")
-
+SPEC = cf.Spec(
+    build=lambda cfg: vt.VisionTransformer(**cfg),
+    perturb=perturb,
+    metadata=metadata,
+    functional=lambda sd, images, cfg: vt.functional_forward(sd, images, cfg["patch_size"], cfg["heads"], cfg["depth"],
+                                                             cfg["pool"]),
+    pth=lambda state: {"model": {"module." + k: v for k, v in state.items()}},
+    pth_state=lambda obj: {k[len("module."):]: v for k, v in obj["model"].items()},
+)
 
 if __name__ == "__main__":
-    main()
+    cf.main(__doc__, cf.resources("vit"), CONFIGS, SPEC)

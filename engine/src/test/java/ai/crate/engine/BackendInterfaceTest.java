@@ -35,6 +35,7 @@ class BackendInterfaceTest {
             assertTrue(!Modifier.isAbstract(m.getModifiers()), m.getName() + " has no composed default");
         }
         assertEquals(new TreeSet<>(List.of("mssaForward", "mssaBackward", "mhsaForward", "mhsaBackward", "istaForward", "istaBackward",
+                "overcompleteIstaForward", "overcompleteIstaBackward",
                 "sumOfSquaresInto", "scaleAll", "adamWStep", "adamWSteps", "lionStep", "lionSteps", "sgdStep",
                 "sgdSteps")), fused);
     }
