@@ -8,11 +8,12 @@ A generator describes its model with a ``Spec`` and calls ``main``. Run with Deb
 
 import argparse
 import os
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Tuple
+from dataclasses import dataclass
+from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import crate_torch as ct
 
@@ -27,6 +28,24 @@ def resources(folder):
 
 def as_double(state):
     return {k: (v.double() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def perturb_layers(model, gen, linear_gain=1.0):
+    """Every LayerNorm's and BatchNorm's affine and every bias 0.1·N(0, 1) off its init, BatchNorm's running mean and
+    variance set to N(0, 0.04) and U(0.5, 1.5) with 7 batches counted, Linear weights times ``linear_gain``; called
+    inside ``torch.no_grad()``. The draws come in module order, so a fixture is a function of its seed."""
+    for mod in model.modules():
+        if isinstance(mod, (nn.LayerNorm, nn.BatchNorm2d)):
+            mod.weight.add_(0.1 * torch.randn(mod.weight.shape, generator=gen))
+            mod.bias.add_(0.1 * torch.randn(mod.bias.shape, generator=gen))
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.copy_(0.2 * torch.randn(mod.running_mean.shape, generator=gen))
+            mod.running_var.copy_(0.5 + torch.rand(mod.running_var.shape, generator=gen))
+            mod.num_batches_tracked.fill_(7)
+        elif isinstance(mod, (nn.Linear, nn.Conv2d)) and mod.bias is not None:
+            mod.bias.add_(0.1 * torch.randn(mod.bias.shape, generator=gen))
+        if isinstance(mod, nn.Linear) and linear_gain != 1.0:
+            mod.weight.mul_(linear_gain)
 
 
 @dataclass

@@ -35,15 +35,10 @@ CONFIGS = [
 
 
 def perturb(model, gen):
-    """Move every LayerNorm and bias off its init so tests exercise them; a wider head for logits of order one."""
+    """Norms and biases off their init so tests exercise them; a wider head for logits of order one."""
     with torch.no_grad():
         model.mlp_head[1].weight.mul_(5.0)
-        for mod in model.modules():
-            if isinstance(mod, nn.LayerNorm):
-                mod.weight.add_(0.1 * torch.randn(mod.weight.shape, generator=gen))
-                mod.bias.add_(0.1 * torch.randn(mod.bias.shape, generator=gen))
-            elif isinstance(mod, (nn.Linear, nn.Conv2d)) and mod.bias is not None:
-                mod.bias.add_(0.1 * torch.randn(mod.bias.shape, generator=gen))
+        cf.perturb_layers(model, gen)
 
 
 def metadata(cfg):
