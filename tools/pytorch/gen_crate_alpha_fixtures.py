@@ -20,7 +20,6 @@ import os
 import sys
 
 import torch
-from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import classifier_fixtures as cf  # noqa: E402

@@ -43,11 +43,8 @@ public final class ClassAttentionBlock extends Module {
         int b = s[0], n = s[1], d = s[2], p = d / heads;
         Variable y = norm1.forward(x);
         Variable qkvs = qkv.forward(y);
-        Variable q = F.transpose(F.reshape(F.slice(F.slice(qkvs, 2, 0, d), 1, 0, 1), b, 1, heads, p), 1, 2);
-        Variable k = F.transpose(F.reshape(F.slice(qkvs, 2, d, 2 * d), b, n, heads, p), 1, 2);     // [B, H, N, p]
-        Variable v = F.transpose(F.reshape(F.slice(qkvs, 2, 2 * d, 3 * d), b, n, heads, p), 1, 2);
-        Variable scores = F.affine(F.matmul(q, false, k, true), (float) (1 / Math.sqrt(p)), 0f);   // [B, H, 1, N]
-        Variable attended = F.matmul(F.softmax(scores), v);                                      // [B, H, 1, p]
+        Variable v = F.transpose(F.reshape(F.slice(qkvs, 2, 2 * d, 3 * d), b, n, heads, p), 1, 2);   // [B, H, N, p]
+        Variable attended = F.matmul(clsAttention(qkvs, b, n, d), v);                             // [B, H, 1, p]
         Variable c = proj.forward(F.reshape(F.transpose(attended, 1, 2), b, 1, d));
         Variable branch = F.concat(List.of(c, F.slice(y, 1, 1, n)), 1);
         Variable x1 = F.add(x, F.mul(branch, gamma1));
@@ -58,14 +55,18 @@ public final class ClassAttentionBlock extends Module {
         return F.add(x2, F.concat(List.of(mlp, F.slice(x2, 1, 1, n)), 1));
     }
 
-    /** The CLS row's attention over all rows, [B, H, N] (no tape), for the white-box tools. */
+    /** The CLS row's attention over all rows of tokens x [B, N, d], [B, H, N], for the white-box tools. */
     public Variable classAttention(Variable x) {
         int[] s = x.shape();
-        int b = s[0], n = s[1], d = s[2], p = d / heads;
-        Variable qkvs = qkv.forward(norm1.forward(x));
+        return F.reshape(clsAttention(qkv.forward(norm1.forward(x)), s[0], s[1], s[2]), s[0], heads, s[1]);
+    }
+
+    /** softmax(q_cls·Kᵀ·p^−½) per head from the projections [B, N, 3d] (q | k | v): [B, H, 1, N]. */
+    private Variable clsAttention(Variable qkvs, int b, int n, int d) {
+        int p = d / heads;
         Variable q = F.transpose(F.reshape(F.slice(F.slice(qkvs, 2, 0, d), 1, 0, 1), b, 1, heads, p), 1, 2);
-        Variable k = F.transpose(F.reshape(F.slice(qkvs, 2, d, 2 * d), b, n, heads, p), 1, 2);
-        return F.reshape(F.softmax(F.affine(F.matmul(q, false, k, true), (float) (1 / Math.sqrt(p)), 0f)), b, heads, n);
+        Variable k = F.transpose(F.reshape(F.slice(qkvs, 2, d, 2 * d), b, n, heads, p), 1, 2);     // [B, H, N, p]
+        return F.softmax(F.affine(F.matmul(q, false, k, true), (float) (1 / Math.sqrt(p)), 0f));
     }
 
     /** Parameters of one block of width d. */
