@@ -4,6 +4,7 @@ import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -41,7 +42,7 @@ public final class Conv2d extends Module {
         int[] s = x.shape();
         if (s.length != 3 || s[1] != h * w || s[2] != in) {
             throw new IllegalArgumentException("conv2d: expected [B, " + h + "·" + w + ", " + in + "], got "
-                    + java.util.Arrays.toString(s));
+                    + Arrays.toString(s));
         }
         int b = s[0], ho = outputSize(h), wo = outputSize(w);
         Backend be = x.backend();

@@ -9,6 +9,7 @@ import ai.crate.model.nn.Init;
 import ai.crate.model.nn.Module;
 import ai.crate.model.nn.Stem;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -51,7 +52,7 @@ public final class ConvStem extends Stem {
         int[] s = images.shape();
         if (s.length != 4 || s[1] != channels || s[2] != s[3] || s[2] % patchSize != 0) {
             throw new IllegalArgumentException("ToST takes images [B, " + channels + ", S, S] with S a multiple of "
-                    + patchSize + ", got " + java.util.Arrays.toString(s));
+                    + patchSize + ", got " + Arrays.toString(s));
         }
         int b = s[0], h = s[2], w = s[3];
         Tensor channelsLast = images.permute(0, 2, 3, 1).contiguous().reshape(b, h * w, channels);

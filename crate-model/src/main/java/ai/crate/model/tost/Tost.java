@@ -1,5 +1,7 @@
 package ai.crate.model.tost;
 
+import ai.crate.autograd.Autograd;
+import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
 import ai.crate.engine.Tensor;
@@ -62,7 +64,7 @@ public final class Tost extends ImageClassifier {
     public Variable features(Tensor images, Taps taps) {
         Variable z = stem().forward(images);
         Variable pos = positions.forward(z.backend(), images.dim(2) / config.patchSize());
-        z = replace(z, ai.crate.autograd.F.add(z, pos));
+        z = replace(z, F.add(z, pos));
         pos.discard();
         for (Block block : blocks()) {
             z = replace(z, block.forward(z, taps));
@@ -84,10 +86,10 @@ public final class Tost extends ImageClassifier {
         train(false);
         List<Tensor> maps = new ArrayList<>();
         List<String> layers = new ArrayList<>();
-        try (var noGrad = ai.crate.autograd.Autograd.noGrad()) {
+        try (var noGrad = Autograd.noGrad()) {
             Variable z = stem().forward(images);
             Variable pos = positions.forward(z.backend(), images.dim(2) / config.patchSize());
-            z = replace(z, ai.crate.autograd.F.add(z, pos));
+            z = replace(z, F.add(z, pos));
             int i = 0;
             for (Block block : blocks()) {
                 maps.add(((Tssa) block.mixer()).membership(z).value().contiguous());

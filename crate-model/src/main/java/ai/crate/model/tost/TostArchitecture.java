@@ -8,6 +8,7 @@ import ai.crate.model.io.CheckpointException;
 import ai.crate.model.io.TensorFile;
 import ai.crate.model.nn.Mlp;
 import ai.crate.model.nn.Pool;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -109,7 +110,7 @@ public final class TostArchitecture implements Architecture<TostConfig> {
             }
             int[] w = r.shape("patch_embed.proj." + expected + ".0.weight", 4);
             if (w[0] != widths[i] || w[2] != 3 || w[3] != 3) {
-                throw r.error("tensor 'patch_embed.proj." + expected + ".0.weight' has shape " + java.util.Arrays.toString(w)
+                throw r.error("tensor 'patch_embed.proj." + expected + ".0.weight' has shape " + Arrays.toString(w)
                         + ", expected [" + widths[i] + ", C, 3, 3] for width " + dim + " and patch " + patch);
             }
         }
