@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
  * three as RGB), as in the CRATE segmentation paper.
  */
 @Command(name = "attention", mixinStandardHelpOptions = true,
-        description = "Per-head CLS attention heat maps, a grid of all heads, and the PCA of patch features.")
+        description = "Per-head heat maps (CLS attention; ToST: membership Π), a grid of all heads, and the PCA of patch features.")
 final class AttentionCommand implements Callable<Integer> {
     static final int SCALE = 8;
 
@@ -37,7 +37,7 @@ final class AttentionCommand implements Callable<Integer> {
     @Mixin
     CheckpointOptions weights;
 
-    @Option(names = "--layer", description = "Layer, 1-based (default: the last).")
+    @Option(names = "--layer", description = "Layer, 1-based (default: the last; ToST counts its class-attention blocks after its TSSA layers).")
     Integer layer;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the PNG files go.")

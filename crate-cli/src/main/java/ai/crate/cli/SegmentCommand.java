@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
  * attention against the images' own foreground, as mean IoU, beside a centred box of the same area.
  */
 @Command(name = "segment", mixinStandardHelpOptions = true,
-        description = "Mean IoU of CLS-attention foreground masks per layer and head, beside a same-area centred box.")
+        description = "Mean IoU of foreground masks from each layer's and head's map (CLS attention; ToST: membership Π), beside a same-area centred box.")
 final class SegmentCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -45,14 +45,14 @@ final class SegmentCommand implements Callable<Integer> {
     @Option(names = "--images", defaultValue = "1000", description = "Test images to score (default ${DEFAULT-VALUE}).")
     int images;
 
-    @Option(names = "--mass", defaultValue = "0.6", description = "Share of a head's CLS attention the mask keeps (default ${DEFAULT-VALUE}).")
+    @Option(names = "--mass", defaultValue = "0.6", description = "Share of a head's map (CLS attention, or ToST's Π) the mask keeps (default ${DEFAULT-VALUE}).")
     double mass;
 
     @Option(names = "--threshold", defaultValue = "25", description = "Ground truth: pixels above this grey level of "
             + "0..255 (default ${DEFAULT-VALUE}).")
     int threshold;
 
-    @Option(names = "--json", description = "One JSON object: miou and baseline [layer][head], best.")
+    @Option(names = "--json", description = "One JSON object: miou and baseline [layer][head], best, the rule and the layer names.")
     boolean json;
 
     @Mixin
