@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
         subcommands = {TrainCommand.class, TrainMaeCommand.class, EvalCommand.class, PredictCommand.class, MeasureCommand.class,
                 SegmentCommand.class, AttentionCommand.class, ReconstructCommand.class, ProbeCommand.class,
                 ForwardCommand.class, ForwardMaeCommand.class,
-                DataCommand.class, InfoCommand.class, DevicesCommand.class, BenchCommand.class, PlotCommand.class})
+                DataCommand.class, ScenesCommand.class, InfoCommand.class, DevicesCommand.class, BenchCommand.class,
+                PlotCommand.class})
 public final class CrateCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,80 @@
+package ai.crate.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.crate.model.data.Datasets;
+import ai.crate.model.data.ImageDataset;
+import ai.crate.model.io.SafeTensors;
+import ai.crate.model.io.TensorFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `crate scenes`: the written scenes rebuild from their stored provenance and the IDX files, and the seed picks them. */
+class ScenesCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void scenesRebuildFromTheirProvenanceAndTheSeedPicksThem() throws Exception {
+        Path data = dir.resolve("data");
+        TrainCommandTest.writeIdx(data, "train", 30, 1);
+        TrainCommandTest.writeIdx(data, "t10k", 20, 2);
+        CrateCliTest.Run run = CrateCliTest.run("scenes", "--data", data.toString(), "--split", "test", "--count", "12",
+                "--seed", "5", "--out", dir.resolve("a").toString());
+        assertEquals(0, run.code(), run.err());
+        TensorFile f = SafeTensors.read(dir.resolve("a/scenes.safetensors"));
+        ImageDataset items = Datasets.fashionMnist(data, false);
+        float[] images = f.tensors().get("images").floats();
+        long[] masks = f.tensors().get("masks").longs(), labels = f.tensors().get("labels").longs();
+        long[] source = f.tensors().get("source").longs(), offset = f.tensors().get("offset").longs();
+        long[] cs = f.tensors().get("clutter_source").longs(), crop = f.tensors().get("clutter_crop").longs();
+        long[] at = f.tensors().get("clutter_offset").longs();
+        assertArrayEquals(new int[] {12, 1, 64, 64}, f.tensors().get("images").shape());
+        assertEquals("U8", f.tensors().get("masks").dtype().toString());
+        for (int i = 0; i < 12; i++) {
+            int src = (int) source[i], row = (int) offset[2 * i], col = (int) offset[2 * i + 1];
+            assertEquals(items.label(src), labels[i]);
+            float[] canvas = new float[64 * 64];
+            long[] mask = new long[64 * 64];
+            for (int y = 0; y < 28; y++) {
+                for (int x = 0; x < 28; x++) {
+                    canvas[(row + y) * 64 + col + x] = items.pixel(src, 0, y, x);
+                    mask[(row + y) * 64 + col + x] = items.pixel(src, 0, y, x) > 25 ? 1 : 0;
+                }
+            }
+            for (int j = 0; j < 8; j++) {
+                int k = i * 8 + j, cy = (int) crop[2 * k], cx = (int) crop[2 * k + 1];
+                int ay = (int) at[2 * k], ax = (int) at[2 * k + 1];
+                for (int y = 0; y < 8; y++) {
+                    for (int x = 0; x < 8; x++) {
+                        int p = (ay + y) * 64 + ax + x;
+                        canvas[p] = Math.max(canvas[p], items.pixel((int) cs[k], 0, cy + y, cx + x));
+                    }
+                }
+            }
+            for (int p = 0; p < canvas.length; p++) canvas[p] /= 255f;
+            assertArrayEquals(canvas, Arrays.copyOfRange(images, i * 4096, (i + 1) * 4096), "scene " + i);
+            assertArrayEquals(mask, Arrays.copyOfRange(masks, i * 4096, (i + 1) * 4096), "mask " + i);
+        }
+        assertEquals(8 * 66, ImageIO.read(dir.resolve("a/scenes.png").toFile()).getWidth(), "8 scenes a row");
+
+        CrateCliTest.Run again = CrateCliTest.run("scenes", "--data", data.toString(), "--count", "12", "--seed", "5",
+                "--out", dir.resolve("b").toString());
+        CrateCliTest.Run other = CrateCliTest.run("scenes", "--data", data.toString(), "--count", "12", "--seed", "6",
+                "--out", dir.resolve("c").toString());
+        assertEquals(0, again.code() + other.code(), again.err() + other.err());
+        byte[] a = Files.readAllBytes(dir.resolve("a/scenes.safetensors"));
+        assertArrayEquals(a, Files.readAllBytes(dir.resolve("b/scenes.safetensors")), "the same seed, the same file");
+        assertFalse(Arrays.equals(a, Files.readAllBytes(dir.resolve("c/scenes.safetensors"))), "another seed, others");
+        CrateCliTest.Run bad = CrateCliTest.run("scenes", "--data", data.toString(), "--split", "val", "--out",
+                dir.resolve("d").toString());
+        assertTrue(bad.code() != 0 && bad.err().contains("--split must be test or train"), bad.err());
+    }
+}
