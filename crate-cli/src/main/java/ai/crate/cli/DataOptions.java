@@ -1,6 +1,7 @@
 package ai.crate.cli;
 
 import ai.crate.model.data.Augmentation;
+import ai.crate.model.data.ClutteredScenes;
 import ai.crate.model.data.DatasetException;
 import ai.crate.model.data.Datasets;
 import ai.crate.model.data.FolderDataset;
@@ -26,6 +27,7 @@ final class DataOptions {
 
     static {
         List<String> names = new ArrayList<>(Datasets.NAMES);
+        names.add(Datasets.CLUTTERED_FASHION_MNIST);
         names.add("folder");
         NAMES = List.copyOf(names);
     }
@@ -35,9 +37,14 @@ final class DataOptions {
             + "DIR/test/<class>/…, or one tree DIR/<class>/… split by --test-fraction.")
     Path data;
 
-    @Option(names = "--dataset", paramLabel = "NAME", description = "fashion-mnist, mnist, cifar10, cifar100 or folder "
-            + "(default: what the checkpoint was trained on, else fashion-mnist).")
+    @Option(names = "--dataset", paramLabel = "NAME", description = "fashion-mnist, mnist, cifar10, cifar100, "
+            + "cluttered-fashion-mnist (64×64 scenes made from Fashion-MNIST) or folder (default: what the checkpoint "
+            + "was trained on, else fashion-mnist).")
     String dataset;
+
+    @Option(names = "--scene-seed", paramLabel = "S", description = "cluttered-fashion-mnist: which scenes (default: "
+            + "the checkpoint's, else 0; apart from --seed, which picks the init and the shuffling).")
+    Long sceneSeed;
 
     @Option(names = "--test-fraction", paramLabel = "F", description = "folder as one tree: the share of images in the "
             + "test split, chosen by a hash of each path (default: the checkpoint's, else 0.2).")
@@ -68,11 +75,20 @@ final class DataOptions {
 
     boolean isFolder() { return dataset().equals("folder"); }
 
+    boolean isScenes() { return dataset().equals(Datasets.CLUTTERED_FASHION_MNIST); }
+
+    /** The scene seed: as given, else the checkpoint's, else 0. */
+    long sceneSeed() {
+        if (sceneSeed != null) return sceneSeed;
+        return trainedOn != null && trainedOn.sceneSeed() != null ? trainedOn.sceneSeed() : 0;
+    }
+
     Path folder() {
         String name = dataset();
         if (data != null) return data;
         if (name.equals("folder")) throw new IllegalArgumentException("--dataset folder needs --data DIR");
-        return name.equals("fashion-mnist") ? Datasets.DEBIAN_FASHION_MNIST : Path.of("data", name);
+        return name.equals("fashion-mnist") || name.equals(Datasets.CLUTTERED_FASHION_MNIST)
+                ? Datasets.DEBIAN_FASHION_MNIST : Path.of("data", name);
     }
 
     /**
@@ -83,6 +99,7 @@ final class DataOptions {
      */
     ImageSource load(boolean train, int size, int channels, Augmentation augmentation, PrintWriter log)
             throws DatasetException {
+        if (isScenes()) return new ClutteredScenes(Datasets.fashionMnist(folder(), train), sceneSeed(), train);
         if (!isFolder()) {
             ImageDataset set = Datasets.load(dataset(), folder(), train);
             if (set.height() >= size || (size - set.height()) % 2 != 0 || set.height() != set.width()) return set;
@@ -100,9 +117,9 @@ final class DataOptions {
 
     /** The standard sets only, for the CRATE-MAE commands (a folder's image size would have to come from a model). */
     ImageDataset loadStandard(boolean train) throws DatasetException {
-        if (isFolder()) {
+        if (isFolder() || isScenes()) {
             throw new IllegalArgumentException("the CRATE-MAE commands read the standard data sets " + Datasets.NAMES
-                    + "; --dataset folder is for the classifier commands (train, eval, measure, predict)");
+                    + "; --dataset " + dataset() + " is for the classifier commands (train, eval, measure, predict)");
         }
         return Datasets.load(dataset(), folder(), train);
     }
@@ -151,6 +168,7 @@ final class DataOptions {
 
     /** What a training run on these options is trained on, for its checkpoints. */
     TrainingData describe(ImageSource train, Normalization normalization) {
+        if (isScenes()) return TrainingData.scenes(dataset(), train.classNames(), normalization, sceneSeed());
         if (!isFolder() || folder.presplit()) return new TrainingData(dataset(), train.classNames(), normalization);
         return new TrainingData(dataset(), train.classNames(), normalization, folder.testFraction(),
                 folder.splitSeed());

@@ -8,6 +8,7 @@ import ai.crate.model.data.Batch;
 import ai.crate.model.data.BatchIterator;
 import ai.crate.model.data.BatchLoader;
 import ai.crate.model.data.Augmentation;
+import ai.crate.model.data.ClutteredScenes;
 import ai.crate.model.data.ImageSource;
 import ai.crate.model.data.Picture;
 import java.io.PrintWriter;
@@ -122,8 +123,12 @@ final class SegmentCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The image's foreground: pixels brighter than the threshold (the items sit on a black background). */
+    /**
+     * The image's foreground: a cluttered scene's own mask (its item, not the bright clutter), else the pixels brighter
+     * than the threshold (the items sit on a black background).
+     */
     private boolean[] foreground(ImageSource data, int index, int size) {
+        if (data instanceof ClutteredScenes scenes) return scenes.mask(index);
         boolean[] m = new boolean[size * size];
         Picture p = data.picture(index);
         for (int y = 0; y < size; y++) for (int x = 0; x < size; x++) m[y * size + x] = p.pixel(0, y, x) > threshold;

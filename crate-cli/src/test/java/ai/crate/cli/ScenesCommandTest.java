@@ -77,4 +77,33 @@ class ScenesCommandTest {
                 dir.resolve("d").toString());
         assertTrue(bad.code() != 0 && bad.err().contains("--split must be test or train"), bad.err());
     }
+
+    /** --dataset cluttered-fashion-mnist end to end: train records the scene seed, eval and segment read the same scenes. */
+    @Test
+    void trainEvalAndSegmentOnClutteredScenes() throws Exception {
+        Path data = dir.resolve("data"), out = dir.resolve("run");
+        TrainCommandTest.writeIdx(data, "train", 48, 3);
+        TrainCommandTest.writeIdx(data, "t10k", 24, 4);
+        CrateCliTest.Run train = CrateCliTest.run("train", "--config", "scenes-small", "--dataset",
+                "cluttered-fashion-mnist", "--scene-seed", "3", "--data", data.toString(), "--epochs", "1", "--batch",
+                "16", "--out", out.toString(), "--backend", "simd");
+        assertEquals(0, train.code(), train.err());
+        TensorFile ckpt = SafeTensors.read(out.resolve("last.safetensors"));
+        assertEquals("cluttered-fashion-mnist", ckpt.metadata().get("data.dataset"));
+        assertEquals("3", ckpt.metadata().get("data.scene_seed"));
+        CrateCliTest.Run eval = CrateCliTest.run("eval", "--checkpoint", out.resolve("last.safetensors").toString(),
+                "--data", data.toString(), "--json");
+        assertEquals(0, eval.code(), eval.err());
+        assertEquals(24, com.google.gson.JsonParser.parseString(eval.out()).getAsJsonObject().get("n").getAsInt());
+        CrateCliTest.Run segment = CrateCliTest.run("segment", "--checkpoint", out.resolve("last.safetensors").toString(),
+                "--data", data.toString(), "--images", "8", "--json");
+        assertEquals(0, segment.code(), segment.err());
+        var g = com.google.gson.JsonParser.parseString(segment.out()).getAsJsonObject();
+        assertEquals(6, g.getAsJsonArray("miou").size());
+        assertEquals(6, g.getAsJsonArray("miou").get(0).getAsJsonArray().size());
+        CrateCliTest.Run mae = CrateCliTest.run("train-mae", "--dataset", "cluttered-fashion-mnist", "--data",
+                data.toString(), "--epochs", "1", "--out", dir.resolve("mae").toString());
+        assertTrue(mae.code() != 0 && mae.err().contains("cluttered-fashion-mnist is for the classifier commands"),
+                mae.err());
+    }
 }

@@ -37,7 +37,7 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
     }
 
 
-    /** crate-tiny/small/base/large (ImageNet, 224 px), fmnist-small, cifar-tiny. */
+    /** crate-tiny/small/base/large (ImageNet, 224 px), fmnist-small, cifar-tiny, scenes-small (64×64 scenes). */
     static Map<String, CrateConfig> presets() {
         Map<String, CrateConfig> m = new LinkedHashMap<>();
         m.put("crate-tiny", of(224, 3, 16, 384, 12, 6, 1000));
@@ -46,6 +46,7 @@ public record CrateConfig(int imageSize, int channels, int patchSize, int dim, i
         m.put("crate-large", of(224, 3, 16, 1024, 24, 16, 1000));
         m.put("fmnist-small", of(28, 1, 4, 192, 6, 6, 10));
         m.put("cifar-tiny", of(32, 3, 4, 384, 12, 6, 10));
+        m.put("scenes-small", of(64, 1, 8, 192, 6, 6, 10));   // cluttered-fashion-mnist: 64 patches
         return Collections.unmodifiableMap(m);
     }
 

@@ -14,14 +14,15 @@ import java.util.Optional;
  * What a classifier was trained on, kept in its checkpoint's metadata under {@code data.} keys so that
  * {@code predict} prints class names and every command normalises inputs as training did: the data set's name, its
  * class names, the normalisation, and for a one-tree folder the split (test fraction and seed) so that {@code eval}
- * scores the same test images.
+ * scores the same test images, and for cluttered scenes their seed.
  *
  * @param testFraction NaN unless the data set is a folder split by a fraction
+ * @param sceneSeed null unless the data set is made of seeded scenes ({@link ClutteredScenes})
  */
 public record TrainingData(String dataset, List<String> classes, Normalization normalization, double testFraction,
-        long splitSeed) {
+        long splitSeed, Long sceneSeed) {
     static final String DATASET = "data.dataset", CLASSES = "data.classes", MEAN = "data.mean", STD = "data.std",
-            TEST_FRACTION = "data.test_fraction", SPLIT_SEED = "data.split_seed";
+            TEST_FRACTION = "data.test_fraction", SPLIT_SEED = "data.split_seed", SCENE_SEED = "data.scene_seed";
 
     public TrainingData {
         Objects.requireNonNull(dataset, "dataset");
@@ -31,7 +32,18 @@ public record TrainingData(String dataset, List<String> classes, Normalization n
 
     /** A data set without a split of its own making (the standard sets, a train/ + test/ folder). */
     public TrainingData(String dataset, List<String> classes, Normalization normalization) {
-        this(dataset, classes, normalization, Double.NaN, 0);
+        this(dataset, classes, normalization, Double.NaN, 0, null);
+    }
+
+    /** A one-tree folder split by {@code testFraction} with {@code splitSeed}. */
+    public TrainingData(String dataset, List<String> classes, Normalization normalization, double testFraction,
+                        long splitSeed) {
+        this(dataset, classes, normalization, testFraction, splitSeed, null);
+    }
+
+    /** Seeded scenes. */
+    public static TrainingData scenes(String dataset, List<String> classes, Normalization normalization, long seed) {
+        return new TrainingData(dataset, classes, normalization, Double.NaN, 0, seed);
     }
 
     public boolean hasSplit() { return !Double.isNaN(testFraction); }
@@ -46,6 +58,7 @@ public record TrainingData(String dataset, List<String> classes, Normalization n
             m.put(TEST_FRACTION, Double.toString(testFraction));
             m.put(SPLIT_SEED, Long.toString(splitSeed));
         }
+        if (sceneSeed != null) m.put(SCENE_SEED, Long.toString(sceneSeed));
         return m;
     }
 
@@ -73,6 +86,13 @@ public record TrainingData(String dataset, List<String> classes, Normalization n
                     + " list values");
         }
         Normalization norm = mean == null ? Normalization.none() : new Normalization(mean, std);
+        if (metadata.containsKey(SCENE_SEED)) {
+            try {
+                return Optional.of(scenes(dataset, classes, norm, Long.parseLong(metadata.get(SCENE_SEED))));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("metadata '" + SCENE_SEED + "': " + e.getMessage(), e);
+            }
+        }
         if (!metadata.containsKey(TEST_FRACTION)) return Optional.of(new TrainingData(dataset, classes, norm));
         try {
             return Optional.of(new TrainingData(dataset, classes, norm,
@@ -113,6 +133,7 @@ public record TrainingData(String dataset, List<String> classes, Normalization n
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "%s, %d classes, %s%s", dataset, classes.size(), normalization,
-                hasSplit() ? ", test fraction " + testFraction + " split seed " + splitSeed : "");
+                hasSplit() ? ", test fraction " + testFraction + " split seed " + splitSeed
+                        : sceneSeed != null ? ", scene seed " + sceneSeed : "");
     }
 }

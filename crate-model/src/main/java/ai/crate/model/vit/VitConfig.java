@@ -49,6 +49,7 @@ public record VitConfig(int imageSize, int channels, int patchSize, int dim, int
         m.put("vit-fmnist-small", of(28, 1, 4, 192, 6, 6, 10));
         m.put("vit-cifar-tiny", of(32, 3, 4, 384, 12, 6, 10));
         m.put("vit-crate-tiny", of(224, 3, 16, 384, 12, 6, 1000));
+        m.put("vit-scenes-small", of(64, 1, 8, 192, 6, 6, 10));
         return Collections.unmodifiableMap(m);
     }
 

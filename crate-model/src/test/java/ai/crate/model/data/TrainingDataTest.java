@@ -21,6 +21,11 @@ class TrainingDataTest {
         assertEquals(Optional.of(plain), TrainingData.fromMetadata(plain.toMetadata()));
         assertTrue(!plain.hasSplit() && !plain.toMetadata().containsKey("data.test_fraction"));
         assertEquals(Optional.empty(), TrainingData.fromMetadata(Map.of("format", "crate")));
+        TrainingData scenes = TrainingData.scenes("cluttered-fashion-mnist", List.of("a", "b"),
+                new Normalization(new float[] {0.1f}, new float[] {0.2f}), -7);
+        assertEquals(Optional.of(scenes), TrainingData.fromMetadata(scenes.toMetadata()));
+        assertEquals("-7", scenes.toMetadata().get("data.scene_seed"));
+        assertTrue(!scenes.hasSplit() && plain.sceneSeed() == null);
     }
 
     @Test

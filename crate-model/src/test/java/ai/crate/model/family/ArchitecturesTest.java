@@ -83,7 +83,7 @@ class ArchitecturesTest {
         assertEquals(304_326_632L, Architectures.parameterCount(Architectures.preset("vit-large")));
         assertEquals(Architectures.preset("vit-small"), Architectures.preset("vit-crate-tiny"), "CRATE-T's shape is ViT-S's");
         assertEquals("fmnist-small", Architectures.presetName(Architectures.preset("fmnist-small")));
-        for (String crate : List.of("fmnist-small", "cifar-tiny", "crate-tiny")) {
+        for (String crate : List.of("fmnist-small", "cifar-tiny", "crate-tiny", "scenes-small")) {
             ClassifierConfig c = Architectures.classifierPreset(crate), v = Architectures.classifierPreset("vit-" + crate);
             assertEquals(List.of(c.imageSize(), c.channels(), c.patchSize(), c.dim(), c.depth(), c.heads(), c.numClasses()),
                     List.of(v.imageSize(), v.channels(), v.patchSize(), v.dim(), v.depth(), v.heads(), v.numClasses()),
