@@ -95,12 +95,44 @@ class ScenesCommandTest {
                 "--data", data.toString(), "--json");
         assertEquals(0, eval.code(), eval.err());
         assertEquals(24, com.google.gson.JsonParser.parseString(eval.out()).getAsJsonObject().get("n").getAsInt());
+        Path dump = dir.resolve("masks.safetensors");
         CrateCliTest.Run segment = CrateCliTest.run("segment", "--checkpoint", out.resolve("last.safetensors").toString(),
-                "--data", data.toString(), "--images", "8", "--json");
+                "--data", data.toString(), "--images", "8", "--json", "--dump", dump.toString());
         assertEquals(0, segment.code(), segment.err());
         var g = com.google.gson.JsonParser.parseString(segment.out()).getAsJsonObject();
-        assertEquals(6, g.getAsJsonArray("miou").size());
-        assertEquals(6, g.getAsJsonArray("miou").get(0).getAsJsonArray().size());
+        var miou = g.getAsJsonArray("miou");
+        assertEquals(6, miou.size());
+        assertEquals(6, miou.get(0).getAsJsonArray().size());
+        for (String b : new String[] {"box", "random", "bright"}) {
+            assertEquals(6, g.getAsJsonObject("baselines").getAsJsonArray(b).size(), b);
+        }
+        assertEquals(g.get("baseline"), g.getAsJsonObject("baselines").get("box"), "baseline is baselines.box");
+        assertEquals(6, g.getAsJsonArray("pca").size());
+        // the dumped masks reproduce the reported mean IoUs, and the truth is each scene's item mask
+        TensorFile masks = SafeTensors.read(dump);
+        long[] pred = masks.tensors().get("pred").longs(), truth = masks.tensors().get("truth").longs();
+        assertArrayEquals(new int[] {6, 6, 8, 64, 64}, masks.tensors().get("pred").shape());
+        ai.crate.model.data.ClutteredScenes scenes = new ai.crate.model.data.ClutteredScenes(
+                Datasets.fashionMnist(data, false), 3, false);
+        for (int i = 0; i < 8; i++) {
+            boolean[] m = scenes.mask(i);
+            for (int k = 0; k < 4096; k++) assertEquals(m[k] ? 1 : 0, truth[i * 4096 + k], "truth of scene " + i);
+        }
+        for (int l = 0; l < 6; l++) {
+            for (int h = 0; h < 6; h++) {
+                double sum = 0;
+                for (int i = 0; i < 8; i++) {
+                    int inter = 0, union = 0;
+                    for (int k = 0; k < 4096; k++) {
+                        long a = pred[((l * 6 + h) * 8 + i) * 4096 + k], b = truth[i * 4096 + k];
+                        inter += a & b;
+                        union += a | b;
+                    }
+                    sum += union == 0 ? 1 : (double) inter / union;
+                }
+                assertEquals(sum / 8, miou.get(l).getAsJsonArray().get(h).getAsDouble(), 1e-12, "layer " + l + " head " + h);
+            }
+        }
         CrateCliTest.Run mae = CrateCliTest.run("train-mae", "--dataset", "cluttered-fashion-mnist", "--data",
                 data.toString(), "--epochs", "1", "--out", dir.resolve("mae").toString());
         assertTrue(mae.code() != 0 && mae.err().contains("cluttered-fashion-mnist is for the classifier commands"),

@@ -69,4 +69,55 @@ public final class Segmentation {
         for (boolean v : m) if (v) c++;
         return c;
     }
+
+    /** {@code count} patches of the grid drawn uniformly without replacement: the random baseline. */
+    public static boolean[] randomMask(int grid, int count, java.util.SplittableRandom r) {
+        int n = grid * grid;
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        boolean[] m = new boolean[n];
+        for (int i = 0; i < Math.min(count, n); i++) {
+            int j = i + r.nextInt(n - i);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+            m[order[i]] = true;
+        }
+        return m;
+    }
+
+    /** The {@code count} brightest patches by mean pixel value: the baseline that clutter should defeat. */
+    public static boolean[] brightestMask(float[] patchBrightness, int count) {
+        Integer[] order = new Integer[patchBrightness.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Float.compare(patchBrightness[b], patchBrightness[a]));
+        boolean[] m = new boolean[order.length];
+        for (int i = 0; i < Math.min(count, order.length); i++) m[order[i]] = true;
+        return m;
+    }
+
+    /** Mean pixel value of each patch of a [size, size] image (channel 0) on a grid of patch × patch cells. */
+    public static float[] patchBrightness(float[] pixels, int grid, int patch) {
+        int size = grid * patch;
+        float[] out = new float[grid * grid];
+        for (int y = 0; y < size; y++) for (int x = 0; x < size; x++) out[(y / patch) * grid + x / patch] += pixels[y * size + x];
+        for (int i = 0; i < out.length; i++) out[i] /= patch * patch;
+        return out;
+    }
+
+    /**
+     * The unsupervised route of the segmentation paper: foreground = the positive side of the first principal
+     * component's scores over the patch grid, its sign oriented so that most border patches are background.
+     */
+    public static boolean[] pcaMask(double[] firstComponent, int grid) {
+        double border = 0;
+        for (int i = 0; i < firstComponent.length; i++) {
+            int y = i / grid, x = i % grid;
+            if (y == 0 || x == 0 || y == grid - 1 || x == grid - 1) border += Math.signum(firstComponent[i]);
+        }
+        double sign = border > 0 ? -1 : 1;
+        boolean[] m = new boolean[firstComponent.length];
+        for (int i = 0; i < m.length; i++) m[i] = sign * firstComponent[i] > 0;
+        return m;
+    }
 }

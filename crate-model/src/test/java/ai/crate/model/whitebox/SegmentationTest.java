@@ -2,7 +2,9 @@ package ai.crate.model.whitebox;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -36,5 +38,23 @@ class SegmentationTest {
         assertEquals(true, box[2 * 7 + 2] && box[4 * 7 + 4] && !box[1 * 7 + 1] && !box[5 * 7 + 5]);
         assertArrayEquals(new float[] {0.5f, 0.2f}, Segmentation.clsRow(new float[] {9, 0.5f, 0.2f, 0.3f}, 0, 3),
                 "row 0 of a 3-token map, without the CLS-to-CLS entry");
+    }
+
+    @Test
+    void baselinesKeepTheAreaAndPickWhatTheySay() {
+        boolean[] random = Segmentation.randomMask(5, 7, new java.util.SplittableRandom(1));
+        assertEquals(7, Segmentation.count(random));
+        assertFalse(java.util.Arrays.equals(random, Segmentation.randomMask(5, 7, new java.util.SplittableRandom(2))));
+        float[] brightness = {0.1f, 0.9f, 0.3f, 0.8f};
+        assertArrayEquals(new boolean[] {false, true, false, true}, Segmentation.brightestMask(brightness, 2));
+        float[] image = new float[16];
+        image[0] = 4;                                  // the top-left 2×2 patch holds one bright pixel
+        assertArrayEquals(new float[] {1, 0, 0, 0}, Segmentation.patchBrightness(image, 2, 2));
+        // a 3×3 grid whose first component is positive at the border and negative at the centre: flipped
+        double[] pc = {1, 1, 1, 1, -8, 1, 1, 1, 1};
+        boolean[] fg = Segmentation.pcaMask(pc, 3);
+        assertTrue(fg[4] && Segmentation.count(fg) == 1, "the centre is the foreground");
+        double[] same = {-1, -1, -1, -1, 8, -1, -1, -1, -1};
+        assertArrayEquals(fg, Segmentation.pcaMask(same, 3), "the sign of a component does not matter");
     }
 }
