@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
         subcommands = {TrainCommand.class, TrainMaeCommand.class, EvalCommand.class, PredictCommand.class, MeasureCommand.class,
                 SegmentCommand.class, AttentionCommand.class, ReconstructCommand.class, ProbeCommand.class,
                 ForwardCommand.class, ForwardMaeCommand.class,
-                DataCommand.class, ScenesCommand.class, InfoCommand.class, DevicesCommand.class, BenchCommand.class,
+                DataCommand.class, ScenesCommand.class, ClaimsCommand.class, InfoCommand.class, DevicesCommand.class, BenchCommand.class,
                 PlotCommand.class})
 public final class CrateCli implements Runnable {
     @CommandLine.Spec
