@@ -213,4 +213,29 @@ class CrateModelTest {
         for (float x : v) s += (double) x * x;
         return Math.sqrt(s / v.length);
     }
+
+    /** The default head maps are each layer's CLS row over the patches, taken from the attention maps. */
+    @Test
+    void headMapsAreTheClsRowsOfTheAttention() {
+        Backend be = new ReferenceBackend();
+        Crate model = new Crate(small, be, 4);
+        Tensor x = images(small, 2, 9);
+        var maps = model.headMaps(x);
+        ClassifierInference.Output out = model.inference().forward(x, true);
+        int n = small.tokens(), p = n - 1, heads = small.heads();
+        assertEquals(small.depth(), maps.maps().size());
+        assertEquals(List.of("layer 1", "layer 2"), maps.layers());
+        for (int l = 0; l < small.depth(); l++) {
+            float[] attn = out.attention().get(l).toFloatArray(), m = maps.maps().get(l).toFloatArray();
+            assertArrayEquals(new int[] {2, heads, p}, maps.maps().get(l).shape());
+            for (int b = 0; b < 2; b++) {
+                for (int h = 0; h < heads; h++) {
+                    for (int j = 0; j < p; j++) {
+                        assertEquals(attn[((b * heads + h) * n) * n + 1 + j], m[(b * heads + h) * p + j], 0f);
+                    }
+                }
+            }
+        }
+        assertTrue(maps.rule().contains("CLS"), maps.rule());
+    }
 }
