@@ -217,7 +217,6 @@ class CrateModelTest {
     /** The default head maps are each layer's CLS row over the patches, taken from the attention maps. */
     @Test
     void headMapsAreTheClsRowsOfTheAttention() {
-        Backend be = new ReferenceBackend();
         Crate model = new Crate(small, be, 4);
         Tensor x = images(small, 2, 9);
         var maps = model.headMaps(x);
