@@ -7,7 +7,8 @@ For each small config it writes, into the output folder:
   <name>.safetensors   every parameter and buffer under the official key (F32; ``num_batches_tracked`` I64),
                        ``images`` [B,C,H,W] F32, ``labels`` [B] I64, ``logits`` [B,classes] F32 and ``loss`` [] F32
                        (mean cross-entropy) of the model in eval mode (BatchNorm on its running statistics, set off
-                       their init), ``grad.<key>`` (F32) of that forward for every parameter, then ``train_logits``
+                       their init), ``grad.<key>`` (F32) of that forward for every parameter, ``pi`` [depth, B,
+                       h, N] (each block's membership Π) and ``cls_attention`` [2, B, h, N], then ``train_logits``
                        (a train-mode forward: batch statistics) and ``after.<key>`` (the running statistics and
                        counts that forward leaves); ``__metadata__`` holds the config as strings. The oracle is computed in
                        float64 from the float32 weights and images, then rounded to F32.
@@ -56,11 +57,33 @@ def metadata(cfg):
     }
 
 
+def maps(model64, images):
+    """The white-box maps in eval mode: each TSSA block's membership Π of its input [depth, B, h, N] and each
+    class-attention block's CLS attention over the patches [2, B, h, N]."""
+    inputs, cls = [], []
+    hooks = [b.register_forward_pre_hook(lambda m, a: inputs.append(a[0].detach())) for b in model64.blocks]
+    hooks += [b.register_forward_pre_hook(lambda m, a: cls.append(a[0].detach())) for b in model64.cls_attn_blocks]
+    with torch.no_grad():
+        model64(images)
+        pi = torch.stack([b.attn.membership(b.norm1(x))[1] for b, x in zip(model64.blocks, inputs)])
+        attn = []
+        for b, x in zip(model64.cls_attn_blocks, cls):
+            y = b.norm1(x)
+            n, c = y.shape[1], y.shape[2]
+            qkv = b.attn.qkv(y).reshape(y.shape[0], n, 3, b.attn.heads, c // b.attn.heads).permute(2, 0, 3, 1, 4)
+            a = ((qkv[0][:, :, 0:1] * qkv[1]).sum(-1) * b.attn.scale).softmax(-1)
+            attn.append(a[:, :, 1:])
+    for h in hooks:
+        h.remove()
+    return {"pi": pi.float(), "cls_attention": torch.stack(attn).float()}
+
+
 def train_mode_pass(model64, images, cfg):
-    """A train-mode forward: its logits and the running statistics and counts it leaves."""
+    """The eval-mode maps, then a train-mode forward: its logits and the running statistics and counts it leaves."""
+    out = maps(model64, images)
     model64.train()
     with torch.no_grad():
-        out = {"train_logits": model64(images).float()}
+        out["train_logits"] = model64(images).float()
     for k, v in model64.state_dict().items():
         if "running_" in k or "num_batches_tracked" in k:
             out["after." + k] = v.float() if v.is_floating_point() else v
@@ -75,7 +98,7 @@ SPEC = cf.Spec(
     functional=lambda sd, images, cfg: tt.functional_forward(sd, images, cfg["patch_size"], cfg["heads"], cfg["depth"]),
     eval_mode=True,
     extras=train_mode_pass,
-    extra_keys=("train_logits", "after."),
+    extra_keys=("pi", "cls_attention", "train_logits", "after."),
     notes=lambda t: f"train-mode logits move by {(t['train_logits'] - t['logits']).abs().max().item():.3f}",
 )
 

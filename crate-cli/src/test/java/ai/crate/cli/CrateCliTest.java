@@ -57,7 +57,7 @@ class CrateCliTest {
         f.tensors().forEach((k, v) -> {
             if (k.equals("images") || k.equals("labels")) input.put(k, v);
             else if (!k.startsWith("grad.") && !k.startsWith("after.")
-                    && !List.of("logits", "loss", "coding_rate", "sparsity", "train_logits").contains(k)) {
+                    && !List.of("logits", "loss", "coding_rate", "sparsity", "train_logits", "pi", "cls_attention").contains(k)) {
                 params.put(k, v);
             }
         });

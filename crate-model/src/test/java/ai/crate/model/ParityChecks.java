@@ -35,7 +35,7 @@ public final class ParityChecks {
     public static TensorFile parameters(TensorFile f) {
         Map<String, StoredTensor> params = new LinkedHashMap<>();
         f.tensors().forEach((k, v) -> {
-            if (!k.startsWith("grad.") && !k.startsWith("after.") && Stream.of("images", "labels", "logits", "loss", "coding_rate", "sparsity", "train_logits").noneMatch(k::equals)) {
+            if (!k.startsWith("grad.") && !k.startsWith("after.") && Stream.of("images", "labels", "logits", "loss", "coding_rate", "sparsity", "train_logits", "pi", "cls_attention").noneMatch(k::equals)) {
                 params.put(k, v);
             }
         });

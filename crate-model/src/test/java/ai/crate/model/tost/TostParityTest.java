@@ -90,6 +90,26 @@ class TostParityTest {
         assertEquals(ConvStem.widths(model.config().patchSize(), model.config().dim()).length, norms);
     }
 
+    /** The head maps the white-box tools read: Π per TSSA block, then the class-attention maps, as PyTorch's. */
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void membershipAndClassAttentionMapsMatchPyTorch(String name, String backendName) throws Exception {
+        Tost model = load(name, TestBackends.named(backendName));
+        TensorFile f = SafeTensors.read(fixture(name + ".safetensors"));
+        var maps = model.headMaps(ParityChecks.images(model, f));
+        int depth = model.config().depth();
+        assertEquals(depth + Tost.CLASS_BLOCKS, maps.maps().size());
+        float[] pi = f.tensors().get("pi").floats(), cls = f.tensors().get("cls_attention").floats();
+        int per = pi.length / depth;
+        for (int l = 0; l < maps.maps().size(); l++) {
+            float[] want = l < depth ? java.util.Arrays.copyOfRange(pi, l * per, (l + 1) * per)
+                    : java.util.Arrays.copyOfRange(cls, (l - depth) * per, (l - depth + 1) * per);
+            BackendContractTest.assertClose(name + " " + maps.layers().get(l), want, maps.maps().get(l).toFloatArray(),
+                    1e-5, 0);
+        }
+        assertTrue(maps.rule().contains("membership Π"), maps.rule());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"tost_p8", "tost_p16"})
     void theOfficialKeyedPthLoadsWithTheHeadCountAndRunsAtItsImageSize(String name) throws Exception {
