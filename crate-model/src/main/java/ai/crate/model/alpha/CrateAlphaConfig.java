@@ -48,6 +48,7 @@ public record CrateAlphaConfig(int imageSize, int channels, int patchSize, int d
         m.put("crate-alpha-huge", of(224, 3, 14, 1280, 32, 16, 1000));
         m.put("crate-alpha-fmnist-small", of(28, 1, 4, 192, 6, 6, 10));
         m.put("crate-alpha-cifar-tiny", of(32, 3, 4, 384, 12, 6, 10));
+        m.put("crate-alpha-scenes-small", of(64, 1, 8, 192, 6, 6, 10));
         return Collections.unmodifiableMap(m);
     }
 

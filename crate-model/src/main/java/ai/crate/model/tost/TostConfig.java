@@ -45,6 +45,7 @@ public record TostConfig(int imageSize, int channels, int patchSize, int dim, in
         m.put("tost-crate-tiny", of(224, 3, 16, 384, 12, 6, 1000));   // crate-tiny's width, depth and heads
         m.put("tost-fmnist-small", of(32, 1, 8, 192, 6, 6, 10));
         m.put("tost-cifar-tiny", of(32, 3, 8, 384, 12, 6, 10));
+        m.put("tost-scenes-small", of(64, 1, 8, 192, 6, 6, 10));
         return Collections.unmodifiableMap(m);
     }
 

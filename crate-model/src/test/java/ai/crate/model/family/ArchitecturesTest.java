@@ -65,7 +65,8 @@ class ArchitecturesTest {
     @Test
     void theFollowUpsTwinsHaveTheirCratesShape() {
         String[][] twins = {{"fmnist-small", "crate-alpha-fmnist-small"}, {"cifar-tiny", "crate-alpha-cifar-tiny"},
-                {"crate-tiny", "tost-crate-tiny"}, {"fmnist-small", "tost-fmnist-small"}, {"cifar-tiny", "tost-cifar-tiny"}};
+                {"crate-tiny", "tost-crate-tiny"}, {"fmnist-small", "tost-fmnist-small"}, {"cifar-tiny", "tost-cifar-tiny"},
+                {"scenes-small", "crate-alpha-scenes-small"}, {"scenes-small", "tost-scenes-small"}};
         for (String[] t : twins) {
             ClassifierConfig c = Architectures.classifierPreset(t[0]), twin = Architectures.classifierPreset(t[1]);
             assertEquals(List.of(c.dim(), c.depth(), c.heads(), c.numClasses(), c.channels()),
