@@ -191,10 +191,9 @@ final class ClaimsCommand implements Callable<Integer> {
                     name, l + 1, h + 1, best.get("miou").getAsDouble(), at(b, "box", l, h), at(b, "random", l, h),
                     at(b, "bright", l, h), mean, pca.get(bestPca).getAsDouble(), bestPca + 1));
         });
-        s.append("\nPer layer and head (rows: layers; the rule: ").append(results.values().iterator().next()
-                .get("segment").get("rule").getAsString()).append("):\n\n");
+        s.append("\nPer layer and head (one bracket per layer):\n\n");
         results.forEach((name, r) -> {
-            s.append("- ").append(name).append(":");
+            s.append("- ").append(name).append(" (").append(r.get("segment").get("rule").getAsString()).append("):");
             for (var row : r.get("segment").getAsJsonArray("miou")) {
                 s.append(" [");
                 for (var v : row.getAsJsonArray()) s.append(String.format(Locale.ROOT, " %.3f", v.getAsDouble()));
