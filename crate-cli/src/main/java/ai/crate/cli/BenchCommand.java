@@ -4,6 +4,7 @@ import ai.crate.autograd.Autograd;
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
+import ai.crate.engine.ProfilingBackend;
 import ai.crate.engine.Tensor;
 import ai.crate.model.family.Architectures;
 import ai.crate.model.family.ClassifierConfig;
@@ -20,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -64,6 +66,19 @@ final class BenchCommand implements Callable<Integer> {
             + "(a multiple of its patch: more tokens, e.g. 448 or 896 for 784 or 3136 at patch 16).")
     Integer imageSize;
 
+    @Option(names = "--profile", description = "Instead of timing, profile: per op kind (each GEMM shape, fused op, "
+            + "norm, softmax, copy, elementwise, optimizer) its time per step, share and GFLOP/s or GB/s, for --steps "
+            + "train steps and then inference batches (after --warmup).")
+    boolean profile;
+
+    @Option(names = "--peak-gflops", defaultValue = "0", paramLabel = "G", description = "With --profile: the "
+            + "machine's fp32 peak, to show each GEMM's share of it (e.g. 515 for 2 Zen 5 cores with AVX-512).")
+    double peakGflops;
+
+    @Option(names = "--rows", defaultValue = "25", paramLabel = "N", description = "With --profile: rows per table "
+            + "(default ${DEFAULT-VALUE}).")
+    int rows;
+
     @Option(names = "--attention", description = "Also time the first layer's attention alone (no norm or "
             + "projections) on random features of the model's token count: forward, and forward + backward.")
     boolean attention;
@@ -93,7 +108,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         int b = batch != null ? batch : defaultBatch(c);
         OptionChecks.atLeast("--batch", b, 1);
-        Backend be = backendOptions.resolve();
+        Backend resolved = backendOptions.resolve();
+        ProfilingBackend profiler = profile ? new ProfilingBackend(resolved) : null;
+        Backend be = profile ? profiler : resolved;
         ImageClassifier model = Architectures.createClassifier(c, be, 0);
         Tensor images = be.empty(b, c.channels(), c.imageSize(), c.imageSize());
         be.randomUniform(images, 1, -1f, 1f);
@@ -112,6 +129,7 @@ final class BenchCommand implements Callable<Integer> {
             loss.releaseGraph();
         };
         Runnable inferStep = () -> model.inference().logits(images);
+        if (profile) return profile(profiler, c, b, trainStep, inferStep);
         double[] train = measure(be, trainStep, b), infer = measure(be, inferStep, b);
 
         Map<String, Object> out = new LinkedHashMap<>();
@@ -168,6 +186,35 @@ final class BenchCommand implements Callable<Integer> {
         times.put("attention_fwd_ms", 1000 * b / median(measure(be, forward, b)));
         times.put("attention_train_ms", 1000 * b / median(measure(be, train, b)));
         return times;
+    }
+
+    /** The profile of --steps train steps, then of --steps inference batches, as two tables. */
+    private int profile(ProfilingBackend profiler, ClassifierConfig c, int b, Runnable trainStep, Runnable inferStep) {
+        var o = spec.commandLine().getOut();
+        double flops = Architectures.forwardFlopsPerImage(c) * b;
+        String[] names = {"train step (forward, backward, AdamW)", "inference"};
+        Runnable[] work = {trainStep, inferStep};
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < warmup; i++) work[k].run();
+            profiler.reset();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) work[k].run();
+            profiler.synchronize();
+            double secs = (System.nanoTime() - t0) / 1e9 / steps, counted = 0, gemm = 0;
+            for (var e : profiler.entries()) {
+                counted += e.nanos() / 1e9 / steps;
+                if (e.kind().equals("gemm")) gemm += e.nanos() / 1e9 / steps;
+            }
+            double modelFlops = flops * (k == 0 ? 3 : 1);
+            o.printf(Locale.ROOT, "%s %s, batch %d on %s: %.1f ms per step, %.1f img/s, %.1f GFLOP/s by the model's "
+                            + "count (%s); ops account for %.0f %% of the wall time, GEMMs %.0f %% of the ops%n", config,
+                    names[k], b, profiler.inner(), 1000 * secs, b / secs, modelFlops / secs / 1e9,
+                    peakGflops > 0 ? String.format(Locale.ROOT, "%.0f %% of %.0f peak", 100 * modelFlops / secs / 1e9
+                            / peakGflops, peakGflops) : "no peak given", 100 * counted / secs, 100 * gemm / counted);
+            o.print(profiler.table(steps, peakGflops, rows));
+            o.println();
+        }
+        return 0;
     }
 
     /** Images/s of each timed run after the warm-up steps. */
