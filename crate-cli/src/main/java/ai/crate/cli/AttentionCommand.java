@@ -63,17 +63,14 @@ final class AttentionCommand implements Callable<Integer> {
             float[] input = images.input(picture);
             BufferedImage img = ImageFiles.image(picture);
             Tensor x = be.fromArray(input, 1, c.channels(), size, size);
-            ImageClassifier.HeadMaps maps = model.headMaps(x);
+            float[][] features = new float[c.depth()][];   // the PCA reads a block's head features
+            ImageClassifier.HeadMaps maps = model.headMaps(x, (layerIndex, w, z, code) -> features[layerIndex] = w.toFloatArray());
             int l = layer == null ? maps.maps().size() : layer;
             if (l < 1 || l > maps.maps().size()) {
                 throw new IllegalArgumentException("--layer must be in 1.." + maps.maps().size() + " (" + maps.layers()
                         + "), got " + l);
             }
-            int featureLayer = Math.min(l, c.depth()) - 1;   // the PCA reads a block's head features
-            float[][] features = new float[1][];
-            model.inference().forward(x, false, (layerIndex, w, z, code) -> {
-                if (layerIndex == featureLayer) features[0] = w.toFloatArray();
-            });
+            int featureLayer = Math.min(l, c.depth()) - 1;
             float[] attn = maps.maps().get(l - 1).toFloatArray();
             String stem = file.getFileName().toString().replaceFirst("\\.[^.]*$", "") + "-L" + l;
             BufferedImage base = ImageFiles.resize(img, size * SCALE, size * SCALE);
@@ -81,12 +78,12 @@ final class AttentionCommand implements Callable<Integer> {
             Graphics2D g = all.createGraphics();
             g.drawImage(base, 0, 0, null);
             for (int h = 0; h < heads; h++) {
-                float[] row = java.util.Arrays.copyOfRange(attn, h * grid * grid, (h + 1) * grid * grid);
+                float[] row = Segmentation.headMap(attn, 0, h, heads, grid * grid);
                 BufferedImage heat = overlay(base, row, grid);
                 ImageIO.write(heat, "png", out.resolve(stem + "-head" + (h + 1) + ".png").toFile());
                 g.drawImage(heat, (h + 1) * size * SCALE, 0, null);
             }
-            BufferedImage pca = pca(features[0], n, d, grid, size * SCALE);
+            BufferedImage pca = pca(features[featureLayer], n, d, grid, size * SCALE);
             ImageIO.write(pca, "png", out.resolve(stem + "-pca.png").toFile());
             g.drawImage(pca, (heads + 1) * size * SCALE, 0, null);
             g.dispose();

@@ -140,9 +140,8 @@ final class SegmentCommand implements Callable<Integer> {
             while (it.hasNext() && scored < images) {
                 Batch b = it.next();
                 Tensor x = be.fromArray(b.images(), loader.batchShape(b.size()));
-                ImageClassifier.HeadMaps maps = model.headMaps(x);
                 float[][] layerTokens = new float[c.depth()][];
-                model.inference().forward(x, false, (layer, w, z, code) -> layerTokens[layer] = z.toFloatArray());
+                ImageClassifier.HeadMaps maps = model.headMaps(x, (layer, w, z, code) -> layerTokens[layer] = z.toFloatArray());
                 be.release(x);
                 int layers = maps.maps().size();
                 if (iou == null) {
@@ -166,7 +165,7 @@ final class SegmentCommand implements Callable<Integer> {
                     float[] m = maps.maps().get(l).toFloatArray();
                     for (int i = 0; i < take; i++) {
                         for (int h = 0; h < heads; h++) {
-                            float[] row = java.util.Arrays.copyOfRange(m, (i * heads + h) * p, (i * heads + h + 1) * p);
+                            float[] row = Segmentation.headMap(m, i, h, heads, p);
                             boolean[] mask = Segmentation.maskByMass(row, mass);
                             boolean[] pixels = Segmentation.toPixels(mask, grid, patch);
                             iou[l][h] += Segmentation.iou(pixels, truth[i]);

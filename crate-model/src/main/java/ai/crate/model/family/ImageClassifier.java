@@ -87,8 +87,11 @@ public abstract class ImageClassifier extends Model {
      * with the rule that made it. By default the CLS token's attention over the patches in each layer (CRATE, ViT,
      * CRATE-α); a member without such attention says what it gives instead (ToST: the membership Π).
      */
-    public HeadMaps headMaps(Tensor images) {
-        ClassifierInference.Output out = inference().forward(images, true);
+    public HeadMaps headMaps(Tensor images) { return headMaps(images, null); }
+
+    /** As {@link #headMaps(Tensor)}, showing each block to {@code probe} (or null) in the same pass. */
+    public HeadMaps headMaps(Tensor images, Taps.LayerProbe probe) {
+        ClassifierInference.Output out = inference().forward(images, true, probe);
         backend().release(out.logits());
         backend().release(out.tokens());
         List<Tensor> maps = new ArrayList<>();

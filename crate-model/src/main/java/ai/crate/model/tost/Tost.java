@@ -81,7 +81,7 @@ public final class Tost extends ImageClassifier {
      * over the patches; evaluation mode, no tape.
      */
     @Override
-    public HeadMaps headMaps(Tensor images) {
+    public HeadMaps headMaps(Tensor images, Taps.LayerProbe probe) {
         boolean training = isTraining();
         train(false);
         List<Tensor> maps = new ArrayList<>();
@@ -90,11 +90,13 @@ public final class Tost extends ImageClassifier {
             Variable z = stem().forward(images);
             Variable pos = positions.forward(z.backend(), images.dim(2) / config.patchSize());
             z = replace(z, F.add(z, pos));
+            Taps taps = Taps.inference(false, probe);
             int i = 0;
             for (Block block : blocks()) {
                 maps.add(((Tssa) block.mixer()).membership(z).value().contiguous());
                 layers.add("TSSA " + ++i);
-                z = replace(z, block.forward(z, Taps.inference(false, null)));
+                z = replace(z, block.forward(z, taps));
+                taps.layerDone(z);
             }
             z = replace(z, classToken.prepend(z));
             i = 0;

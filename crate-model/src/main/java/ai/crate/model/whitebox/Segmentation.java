@@ -10,9 +10,10 @@ import java.util.Arrays;
 public final class Segmentation {
     private Segmentation() {}
 
-    /** The CLS row of one head's attention [N, N] (CLS first) over the patch tokens: n − 1 values. */
-    public static float[] clsRow(float[] attn, int offset, int tokens) {
-        return Arrays.copyOfRange(attn, offset + 1, offset + tokens);
+    /** One image's and head's map from head maps [B, H, patches], as {@code ImageClassifier.headMaps} gives them. */
+    public static float[] headMap(float[] maps, int image, int head, int heads, int patches) {
+        int at = (image * heads + head) * patches;
+        return java.util.Arrays.copyOfRange(maps, at, at + patches);
     }
 
     /**

@@ -36,8 +36,9 @@ class SegmentationTest {
         boolean[] box = Segmentation.centredBox(7, 9);
         assertEquals(9, Segmentation.count(box));
         assertEquals(true, box[2 * 7 + 2] && box[4 * 7 + 4] && !box[1 * 7 + 1] && !box[5 * 7 + 5]);
-        assertArrayEquals(new float[] {0.5f, 0.2f}, Segmentation.clsRow(new float[] {9, 0.5f, 0.2f, 0.3f}, 0, 3),
-                "row 0 of a 3-token map, without the CLS-to-CLS entry");
+        float[] maps = {1, 2, 3, 4, 5, 6, 7, 8};   // [B = 2, H = 2, patches = 2]
+        assertArrayEquals(new float[] {5, 6}, Segmentation.headMap(maps, 1, 0, 2, 2), "image 1, head 0");
+        assertArrayEquals(new float[] {3, 4}, Segmentation.headMap(maps, 0, 1, 2, 2), "image 0, head 1");
     }
 
     @Test
