@@ -23,10 +23,14 @@ class ClaimsCommandTest {
         assertEquals(0, run.code(), run.err() + run.out());
         String md = Files.readString(out.resolve("claims.md"));
         for (String want : new String[] {"| scenes-small |", "| vit-scenes-small |", "brightest patches", "PCA route",
-                "coding rate", "sparsity", "no sparse code", "scenes-small/attention/scene0-L"}) {
+                "coding rate", "sparsity", "no sparse code", "scenes-small/attention/scene0-L", "| crate-alpha-scenes-small |",
+                "| tost-scenes-small |", "(accuracy.png)", "(segmentation.png)", "warmup a tenth"}) {
             assertTrue(md.contains(want), "claims.md lacks '" + want + "':\n" + md);
         }
-        for (String model : new String[] {"scenes-small", "vit-scenes-small"}) {
+        for (String png : new String[] {"accuracy.png", "segmentation.png"}) {
+            assertTrue(Files.size(out.resolve(png)) > 1000, png);
+        }
+        for (String model : new String[] {"scenes-small", "vit-scenes-small", "crate-alpha-scenes-small", "tost-scenes-small"}) {
             try (var files = Files.list(out.resolve(model).resolve("attention"))) {
                 assertEquals(4 * 8, files.count(), model + ": 4 scenes × (grid, 6 heads, PCA)");
             }
