@@ -1,0 +1,40 @@
+"""Markdown table of benchmarks/run-peers.sh results: per preset and batch, `crate bench` against libtorch (DJL) and
+ONNX Runtime, images/s (median over rounds of each run's median), our speed-up over each, peak RSS of each process,
+and the peers' logits error against PyTorch's (relative L2)."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+rows = defaultdict(lambda: defaultdict(list))
+runtimes = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line)
+    key = (r["config"], r["batch"])
+    runtimes.setdefault(r["impl"], r.get("runtime", r.get("device", r["impl"])))
+    for k in ("train_img_s", "infer_img_s", "peak_rss_mb", "logits_rel_l2", "train_gflop_s"):
+        if r.get(k) is not None:
+            rows[key][(r["impl"], k)].append(r[k])
+
+
+def med(m, impl, k):
+    v = m[(impl, k)]
+    return statistics.median(v) if v else float("nan")
+
+
+print("| preset, batch | ours train img/s | libtorch train | ours ÷ libtorch | ours infer img/s | libtorch infer "
+      "| ours ÷ libtorch | ORT infer | ours ÷ ORT | ours train GFLOP/s | peak RSS MB ours / libtorch / ORT "
+      "| logits rel. L2 libtorch / ORT |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for (config, batch), m in rows.items():
+    jt, lt = med(m, "java", "train_img_s"), med(m, "libtorch", "train_img_s")
+    ji, li, oi = med(m, "java", "infer_img_s"), med(m, "libtorch", "infer_img_s"), med(m, "onnxruntime", "infer_img_s")
+    rss = " / ".join(f"{max(m[(i, 'peak_rss_mb')], default=float('nan')):.0f}" for i in ("java", "libtorch", "onnxruntime"))
+    err = " / ".join(f"{max(m[(i, 'logits_rel_l2')], default=float('nan')):.1e}" for i in ("libtorch", "onnxruntime"))
+    print(f"| {config}, {batch} | {jt:.1f} | {lt:.1f} | {jt / lt:.2f}× | {ji:.1f} | {li:.1f} | {ji / li:.2f}× | {oi:.1f} "
+          f"| {ji / oi:.2f}× | {med(m, 'java', 'train_gflop_s'):.0f} | {rss} | {err} |")
+print()
+print("Runtimes: " + "; ".join(f"{k}: {v}" for k, v in runtimes.items()))
