@@ -13,9 +13,6 @@ package ai.crate.simd;
  * on and below the diagonal.
  */
 final class SimdAttention {
-    /** Rows per GEMM of the tied scores' lower triangle: four micro-tiles of 6 rows, so packing stays under 5 %. */
-    private static final int PANEL = 24;
-
     private final Parallel parallel;
     private final SimdGemm gemm;
     /** Per-thread N×N buffers (attention when not saved, and dS), grown on demand and reused across calls. */
@@ -88,32 +85,12 @@ final class SimdAttention {
      * stride}. Tied (q = k, MSSA) the scores are symmetric: only the panels on and below the diagonal are multiplied.
      */
     private void attention(float[] x, int q, int k, int stride, float[] a, int aBase, int n, int p, float scale) {
-        if (q == k) tiedScores(x, q, stride, a, aBase, n, p, scale);
+        if (q == k) gemm.syrk(scale, x, q, stride, n, p, a, aBase, n);
         else gemm.serial(scale, x, q, stride, 1, x, k, 1, stride, 0f, a, aBase, n, n, n, p);
         for (int i = 0; i < n; i++) {
             int r = aBase + i * n;
             float sum = SimdRows.expShiftSum(a, r, a, r, n, SimdRows.rowMax(a, r, n));
             SimdRows.affineRow(a, r, a, r, n, 1f / sum, 0f);
-        }
-    }
-
-    /**
-     * S = scale · W Wᵀ: each panel of {@link #PANEL} rows is one GEMM against the columns up to the end of its diagonal
-     * block, and the entries right of that block are copied from below the diagonal — about half the score GEMM's
-     * FLOPs once N is several panels (56 % of them at N = 197).
-     */
-    private void tiedScores(float[] x, int w, int stride, float[] a, int aBase, int n, int p, float scale) {
-        for (int i0 = 0; i0 < n; i0 += PANEL) {
-            int rows = Math.min(PANEL, n - i0);
-            gemm.serial(scale, x, w + i0 * stride, stride, 1, x, w, 1, stride, 0f, a, aBase + i0 * n, n, rows,
-                    i0 + rows, p);
-        }
-        for (int i0 = 0; i0 < n; i0 += PANEL) {
-            int end = Math.min(i0 + PANEL, n);
-            for (int i = i0; i < end; i++) {
-                int row = aBase + i * n;
-                for (int j = end; j < n; j++) a[row + j] = a[aBase + j * n + i];
-            }
         }
     }
 

@@ -29,6 +29,8 @@ final class SimdGemm {
     static final int KC = 384;
     static final int MC = 192;
     static final int NC = 1024;
+    /** Rows per panel of {@link #syrk}: four micro-tiles, small enough that the skipped upper triangle is most of it. */
+    static final int SYRK_PANEL = 4 * MR;
     /** Below this many flops a GEMM runs on the calling thread: handing off costs more than it saves. */
     static final double PARALLEL_FLOPS = 4e6;
 
@@ -103,6 +105,38 @@ final class SimdGemm {
             return;
         }
         block(alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, beta, c, cOff, ldc, k, 0, m, 0, n);
+    }
+
+    /**
+     * BLAS's SYRK on the calling thread: C[n, n] (row stride ldc) = α·A Aᵀ, A [n, k] at aOff with row stride aRow.
+     * Aᵀ is packed once; each panel of {@link #SYRK_PANEL} rows is multiplied only up to the end of its diagonal
+     * block (rounded up to a vector), and the entries right of that are copied from below the diagonal — about half
+     * the FLOPs of the general product once n is several panels. Falls back to it when Aᵀ outgrows the pack buffer.
+     */
+    void syrk(float alpha, float[] a, int aOff, int aRow, int n, int k, float[] c, int cOff, int ldc) {
+        float[] bp = packed.get(), tile = tiles.get();
+        if (n == 0) return;
+        if (k == 0 || (long) k * ((n + NR - 1) / NR) * NR > bp.length) {
+            serial(alpha, a, aOff, aRow, 1, a, aOff, 1, aRow, 0f, c, cOff, ldc, n, n, k);
+            return;
+        }
+        packB(a, aOff, 1, aRow, k, n, bp);                                   // B = Aᵀ
+        for (int i0 = 0; i0 < n; i0 += SYRK_PANEL) {
+            int end = Math.min(n, i0 + SYRK_PANEL), cols = Math.min(n, (end + L - 1) / L * L);
+            for (int jr = 0; jr < cols; jr += NR) {
+                int w = Math.min(NR, cols - jr), bOff = (jr / NR) * k * NR;
+                for (int ir = i0; ir < end; ir += MR) {
+                    tile(a, aOff + ir * aRow, aRow, 1, bp, bOff, k, c, cOff + ir * ldc + jr, ldc, Math.min(MR, end - ir),
+                            w, alpha, 0f, true, tile);
+                }
+            }
+        }
+        for (int i0 = 0; i0 < n; i0 += SYRK_PANEL) {                       // the rest, once every panel is done
+            int end = Math.min(n, i0 + SYRK_PANEL), cols = Math.min(n, (end + L - 1) / L * L);
+            for (int i = i0; i < end; i++) {
+                for (int j = cols; j < n; j++) c[cOff + i * ldc + j] = c[cOff + j * ldc + i];
+            }
+        }
     }
 
     private void block(float alpha, float[] a, int ao, int aRow, int aCol, float[] b, int bo, int bRow, int bCol,
