@@ -79,7 +79,7 @@ final class DataCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "loader epoch %d: %,d images in %.2f s = %,.0f images/s (batch %d, %s%s)%n", e + 1,
                     images, s, images / s, loader.batchSize(), describe(aug),
                     train instanceof FolderImages f ? String.format(Locale.ROOT, ", %,d of %,d decoded images cached",
-                            f.cached(), f.size()) : ", in memory");
+                            f.cached(), f.size()) : train.inMemory() ? ", in memory" : ", built as drawn");
         }
         return 0;
     }

@@ -24,9 +24,14 @@ import ai.crate.model.train.Evaluation;
 import ai.crate.model.train.Recipes;
 import ai.crate.model.train.Trainer;
 import ai.crate.mpi.OpenMpi;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -221,46 +226,68 @@ final class TrainCommand implements Callable<Integer> {
         long warm = Recipes.warmupSteps(warmup, perEpoch, total);
         Schedule sched = Recipes.schedule(schedule, opt.learningRate(), warm, total);
         Files.createDirectories(out);
-        var o = rank0 ? spec.commandLine().getOut() : quiet;
-        ProgressListener progress = new ProgressListener(o, perEpoch, epochs);
-        ClassifierTask task = new ClassifierTask(model, labelSmoothing, dataOptions.describe(trainSet, norm));
-        Trainer trainer = new Trainer(task, opt, sched, trainLoader, testLoader,
-                new Trainer.Settings(epochs, minutes, steps, labelSmoothing, clip, out), progress);
-        if (collective.size() > 1) {
-            trainer.distributed(collective);
-            log.println("crate: data-parallel on " + collective.describe() + ": " + batch / collective.size()
-                    + " images of each global batch of " + batch + " per process");
+        FileLock outLock = rank0 ? lockRunFolder(out) : null;   // two trainers on one --out would interleave files
+        try {
+            var o = rank0 ? spec.commandLine().getOut() : quiet;
+            ProgressListener progress = new ProgressListener(o, perEpoch, epochs);
+            ClassifierTask task = new ClassifierTask(model, labelSmoothing, dataOptions.describe(trainSet, norm));
+            Trainer trainer = new Trainer(task, opt, sched, trainLoader, testLoader,
+                    new Trainer.Settings(epochs, minutes, steps, labelSmoothing, clip, out), progress);
+            if (collective.size() > 1) {
+                trainer.distributed(collective);
+                log.println("crate: data-parallel on " + collective.describe() + ": " + batch / collective.size()
+                        + " images of each global batch of " + batch + " per process");
+            }
+            if (resume) {
+                if (!Files.exists(last)) throw new IllegalArgumentException("--resume: no " + last + " to continue from");
+                trainer.resume(last);
+            }
+            o.printf(Locale.ROOT, "training %s (%s, %,d parameters) on %s: %,d train / %,d test"
+                            + " images, %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n",
+                    config, model.config().architecture(), model.parameterCount(), dataOptions.isFolder() ? dataOptions.folder()
+                            : dataset, trainSet.size(), testSet.size(),
+                    epochs, perEpoch, batch, optimizer, opt.learningRate(), schedule, warm, be.name());
+            Trainer.Result r = runInterruptibly(spec, trainer, progress);
+            if (rank0) Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
+            DataParallel dp = trainer.dataParallel();
+            if (dp != null && dp.exchanges() > 0) {
+                o.printf(Locale.ROOT, "all-reduce: %d exchanges of %.2f MB (%,d floats) each, %.2f ms per step on "
+                                + "average; replicas identical at the end (checked)%n", dp.exchanges(),
+                        dp.floatsPerStep() * 4 / 1e6, dp.floatsPerStep(), 1e3 * dp.seconds() / dp.exchanges());
+            }
+            if (!r.finished()) {
+                Evaluation now = Evaluation.of(model, testLoader.sharded(collective.rank(), collective.size()),
+                        collective);
+                o.printf(Locale.ROOT, "stopped at step %d (epoch %d, batch %d): test accuracy now %.2f %% (top-5 %.2f %%);"
+                        + " continue with --resume%n", r.step(), r.epoch() + 1, r.stepInEpoch(), 100 * now.top1(),
+                        100 * now.top5());
+            } else {
+                o.printf(Locale.ROOT, "done: %d steps, best test accuracy %.2f %%%n", r.step(), 100 * r.bestAccuracy());
+            }
+            o.println("wrote " + trainer.lastCheckpoint() + (Files.exists(trainer.bestCheckpoint())
+                    ? ", " + trainer.bestCheckpoint() : "") + ", " + trainer.metricsFile()
+                    + (Files.exists(out.resolve("accuracy.png")) ? ", " + out.resolve("accuracy.png") : ""));
+            return 0;
+        } finally {
+            if (outLock != null) outLock.channel().close();
         }
-        if (resume) {
-            if (!Files.exists(last)) throw new IllegalArgumentException("--resume: no " + last + " to continue from");
-            trainer.resume(last);
+    }
+
+    /** Holds DIR/.lock for the run; another process (or command in this JVM) training into DIR is refused. */
+    private static FileLock lockRunFolder(Path out) throws IOException {
+        FileChannel channel = FileChannel.open(out.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
         }
-        o.printf(Locale.ROOT, "training %s (%s, %,d parameters) on %s: %,d train / %,d test"
-                        + " images, %d epochs of %d steps, batch %d, %s lr %.3g, %s schedule, warmup %d, backend %s%n",
-                config, model.config().architecture(), model.parameterCount(), dataOptions.isFolder() ? dataOptions.folder()
-                        : dataset, trainSet.size(), testSet.size(),
-                epochs, perEpoch, batch, optimizer, opt.learningRate(), schedule, warm, be.name());
-        Trainer.Result r = runInterruptibly(spec, trainer, progress);
-        if (rank0) Plot.accuracyCurve(trainer.metricsFile(), out.resolve("accuracy.png"));
-        DataParallel dp = trainer.dataParallel();
-        if (dp != null && dp.exchanges() > 0) {
-            o.printf(Locale.ROOT, "all-reduce: %d exchanges of %.2f MB (%,d floats) each, %.2f ms per step on "
-                            + "average; replicas identical at the end (checked)%n", dp.exchanges(),
-                    dp.floatsPerStep() * 4 / 1e6, dp.floatsPerStep(), 1e3 * dp.seconds() / dp.exchanges());
+        if (lock == null) {
+            channel.close();
+            throw new IllegalStateException("--out " + out + ": another crate train is writing there (it holds "
+                    + out.resolve(".lock") + "); give another --out or wait for it");
         }
-        if (!r.finished()) {
-            Evaluation now = Evaluation.of(model, testLoader.sharded(collective.rank(), collective.size()),
-                    collective);
-            o.printf(Locale.ROOT, "stopped at step %d (epoch %d, batch %d): test accuracy now %.2f %% (top-5 %.2f %%);"
-                    + " continue with --resume%n", r.step(), r.epoch() + 1, r.stepInEpoch(), 100 * now.top1(),
-                    100 * now.top5());
-        } else {
-            o.printf(Locale.ROOT, "done: %d steps, best test accuracy %.2f %%%n", r.step(), 100 * r.bestAccuracy());
-        }
-        o.println("wrote " + trainer.lastCheckpoint() + (Files.exists(trainer.bestCheckpoint())
-                ? ", " + trainer.bestCheckpoint() : "") + ", " + trainer.metricsFile()
-                + (Files.exists(out.resolve("accuracy.png")) ? ", " + out.resolve("accuracy.png") : ""));
-        return 0;
+        return lock;
     }
 
     /** Runs the trainer with a Ctrl-C / SIGTERM hook that lets it write its checkpoint before the JVM exits. */

@@ -12,8 +12,11 @@ import com.google.gson.JsonParser;
 import java.awt.image.BufferedImage;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
@@ -141,6 +144,26 @@ class TrainCommandTest {
         assertEquals(0, info.code(), info.err());
         assertEquals(architecture, JsonParser.parseString(info.out()).getAsJsonObject().get("architecture")
                 .getAsString(), info.out());
+    }
+
+    @Test
+    void aSecondTrainerOnTheSameOutIsRefusedWhileTheFirstHoldsIt() throws Exception {
+        Path data = dir.resolve("data"), out = dir.resolve("busy");
+        writeIdx(data, "train", 32, 3);
+        writeIdx(data, "t10k", 16, 4);
+        Files.createDirectories(out);
+        String[] train = {"train", "--data", data.toString(), "--steps", "1", "--batch", "16", "--warmup", "0", "--out",
+                out.toString(), "--backend", "simd"};
+        try (FileChannel held = FileChannel.open(out.resolve(".lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE); FileLock lock = held.lock()) {
+            CrateCliTest.Run refused = CrateCliTest.run(train);
+            assertEquals(2, refused.code(), refused.out());
+            assertTrue(refused.err().contains("another crate train is writing there"), refused.err());
+            assertFalse(Files.exists(out.resolve("last.safetensors")), "the refused run wrote a checkpoint");
+        }
+        CrateCliTest.Run after = CrateCliTest.run(train);
+        assertEquals(0, after.code(), after.err());
+        assertTrue(Files.exists(out.resolve("last.safetensors")));
     }
 
     @Test
