@@ -5,7 +5,7 @@
 #   (default 2 threads, 1 round, fmnist-small:128 cifar-tiny:64 crate-tiny:16 and their vit- twins)
 # Each preset is exported once by tools/pytorch/export_peers.py (Debian's torch 1.13: seeded random weights, traced
 # TorchScript, ONNX opset 14 with a dynamic batch, PyTorch's logits of a random batch) into runs/peers/; each runtime
-# then runs in its own JVM (peak RSS its own), every one 3 warm-up steps, then the median of 5 runs of 3 steps. The
+# then runs in its own JVM (peak RSS its own; ours also inference alone, beside ONNX Runtime's), every one 3 warm-up steps, then the median of 5 runs of 3 steps. The
 # peers exit non-zero when their logits differ from PyTorch's by over 1e-4 (relative L2) or DJL's training does not
 # lower the loss. Needs the peers module: built here with -Ppeers (Maven fetches ~600 MB of natives the first time).
 # Writes benchmarks/results/peers.jsonl and prints the markdown table.
@@ -38,6 +38,8 @@ for round in $(seq 1 "$rounds"); do
     set -- ${c/:/ }
     ./crate bench --config "$1" --batch "$2" --threads "$threads" --warmup 3 --runs 5 --steps 3 --json 2>/dev/null \
       | sed 's/^{/{"impl":"java",/' >> "$log"
+    ./crate bench --config "$1" --batch "$2" --threads "$threads" --warmup 3 --runs 5 --steps 3 --json --no-train \
+      2>/dev/null | sed 's/^{/{"impl":"java-infer",/' >> "$log"   # inference's own peak RSS, beside ORT's
     for peer in LibtorchPeer OrtPeer; do
       "$java" --enable-native-access=ALL-UNNAMED -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
         -Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils=error -cp "$cp" "ai.crate.peers.$peer" \

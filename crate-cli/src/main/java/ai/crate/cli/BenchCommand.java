@@ -83,6 +83,10 @@ final class BenchCommand implements Callable<Integer> {
             + "projections) on random features of the model's token count: forward, and forward + backward.")
     boolean attention;
 
+    @Option(names = "--no-train", description = "Time inference only (its peak RSS then is inference's alone, as an "
+            + "inference runtime's is).")
+    boolean noTrain;
+
     @Mixin
     BackendOptions backendOptions;
 
@@ -130,7 +134,7 @@ final class BenchCommand implements Callable<Integer> {
         };
         Runnable inferStep = () -> model.inference().logits(images);
         if (profile) return profile(profiler, c, b, trainStep, inferStep);
-        double[] train = measure(be, trainStep, b), infer = measure(be, inferStep, b);
+        double[] train = noTrain ? new double[0] : measure(be, trainStep, b), infer = measure(be, inferStep, b);
 
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("config", config);
@@ -138,7 +142,7 @@ final class BenchCommand implements Callable<Integer> {
         out.put("backend", be.name());
         out.put("device", be.toString());
         out.put("threads", threadsOf(be));
-        out.put("train_img_s", median(train));
+        out.put("train_img_s", noTrain ? null : median(train));
         out.put("infer_img_s", median(infer));
         out.put("train_runs", train);
         out.put("infer_runs", infer);
@@ -149,14 +153,15 @@ final class BenchCommand implements Callable<Integer> {
         out.put("peak_rss_mb", peakRssMb());
         double flops = Architectures.forwardFlopsPerImage(c);
         out.put("params", Architectures.parameterCount(c));
-        out.put("train_gflop_s", median(train) * 3 * flops / 1e9);
+        out.put("train_gflop_s", noTrain ? null : median(train) * 3 * flops / 1e9);
         out.put("infer_gflop_s", median(infer) * flops / 1e9);
         out.put("java", Runtime.version().toString());
         if (json) {
             spec.commandLine().getOut().println(new Gson().toJson(out));
         } else {
-            spec.commandLine().getOut().printf("%s batch %d on %s (%s threads): train %.1f img/s, inference %.1f img/s, peak heap %.0f MB,"
-                            + " peak RSS %s MB%n", config, b, be, out.get("threads"), median(train),
+            spec.commandLine().getOut().printf("%s batch %d on %s (%s threads): %sinference %.1f img/s, peak heap %.0f MB,"
+                            + " peak RSS %s MB%n", config, b, be, out.get("threads"), noTrain ? ""
+                            : String.format(Locale.ROOT, "train %.1f img/s, ", median(train)),
                     median(infer), peakHeapMb(), out.get("peak_rss_mb"));
         }
         return 0;

@@ -240,6 +240,11 @@ class CrateCliTest {
             assertTrue(o.get(k).getAsDouble() > 0, k + " in " + r.out());
         }
         assertEquals(2, o.get("batch").getAsInt());
+        Run inferOnly = run("bench", "--config", "fmnist-small", "--batch", "2", "--warmup", "0", "--runs", "1",
+                "--steps", "1", "--json", "--no-train", "--backend", "simd");
+        assertEquals(0, inferOnly.code(), inferOnly.err());
+        JsonObject i = JsonParser.parseString(inferOnly.out()).getAsJsonObject();
+        assertTrue(i.get("infer_img_s").getAsDouble() > 0 && !i.has("train_img_s"), inferOnly.out());
         Run bad = run("bench", "--config", "no-such-model");
         assertEquals(2, bad.code());
         assertTrue(Stream.of("no-such-model", "fmnist-small").allMatch(bad.err()::contains), bad.err());
