@@ -10,7 +10,8 @@ package ai.crate.simd;
  * <p>Forward: S = scale·Q Kᵀ, softmax by rows in place, O = A V. Backward: dA = dO Vᵀ; dS = A ⊙ (dA − rowsum(dA ⊙ A));
  * untied, dQ = scale·dS K, dK = scale·dSᵀ Q, dV = Aᵀ dO; tied, dW = Aᵀ dO + scale·(dS + dSᵀ) W — three GEMMs, the
  * query and key terms folded into one by symmetrising dS first; tied, the symmetric scores W Wᵀ are multiplied only
- * on and below the diagonal.
+ * on and below the diagonal, and when A is not kept (inference) they are normalised down their columns — the rows,
+ * by symmetry — into Aᵀ, which O = A V then reads transposed.
  */
 final class SimdAttention {
     private final Parallel parallel;
@@ -35,6 +36,14 @@ final class SimdAttention {
         parallel.forEach(batch * heads, t -> {
             int b = t / heads, h = t % heads;
             int q = so + b * n * stride + h * p;
+            if (attn == null && keys == 0) {   // tied, A not kept: the symmetric scores' softmax down the columns
+                float[] at = buffer(0, n * n);
+                gemm.syrk(scale, src, q, stride, n, p, at, 0, n);
+                SimdRows.softmaxColumnsOfSymmetric(at, 0, n);
+                gemm.serial(1f, at, 0, 1, n, src, q + values, stride, 1, 0f, out, oo + b * n * width + h * p, width,
+                        n, p, n);   // O = A V with A read from Aᵀ
+                return;
+            }
             float[] a = attn != null ? attn : buffer(0, n * n);
             int aBase = attn != null ? ao + t * n * n : 0;
             attention(src, q, q + keys, stride, a, aBase, n, p, scale);
