@@ -114,6 +114,9 @@ final class ClaimsCommand implements Callable<Integer> {
                 run(concat(List.of("attention", "--checkpoint", ckpt, "--layer", Integer.toString(best), "--out",
                         run.resolve("attention").toString(), png.toString()), device));
             }
+            for (Map.Entry<String, JsonObject> e : r.entrySet()) {   // every number of the report, for re-checking
+                Files.writeString(run.resolve(e.getKey() + ".json"), e.getValue() + "\n");
+            }
             results.put(config, r);
         }
         double minutes = (System.nanoTime() - start) / 6e10;
@@ -141,9 +144,22 @@ final class ClaimsCommand implements Callable<Integer> {
             }
             Path f = dir.resolve("scene" + i + ".png");
             ImageIO.write(img, "png", f.toFile());
+            ImageIO.write(maskImage(scenes.mask(i), p.width(), AttentionCommand.SCALE), "png",
+                    dir.resolve("scene" + i + "-mask.png").toFile());
             files.add(f);
         }
         return files;
+    }
+
+    /** The ground-truth mask, white on black, each pixel a block as wide as the attention figures draw it. */
+    static BufferedImage maskImage(boolean[] mask, int width, int scale) {
+        BufferedImage img = new BufferedImage(width * scale, mask.length / width * scale, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < img.getHeight(); y++) {
+            for (int x = 0; x < img.getWidth(); x++) {
+                if (mask[y / scale * width + x / scale]) img.setRGB(x, y, 0xFFFFFF);
+            }
+        }
+        return img;
     }
 
     @SafeVarargs
@@ -227,11 +243,13 @@ final class ClaimsCommand implements Callable<Integer> {
         s.append("\n## Attention on the same test scenes\n\n");
         results.forEach((name, r) -> {
             int l = r.get("segment").getAsJsonObject("best").get("layer").getAsInt();
-            s.append("**").append(name).append("**, layer ").append(l).append(" (original, every head, PCA):\n\n");
+            s.append("**").append(name).append("**, layer ").append(l)
+                    .append(" (the item's mask; the scene, every head, PCA):\n\n");
             for (Path p : scenes) {
                 String stem = p.getFileName().toString().replace(".png", "");
-                s.append("![").append(name).append(" ").append(stem).append("](").append(name).append("/attention/")
-                        .append(stem).append("-L").append(l).append("-heads.png)\n");
+                s.append("![").append(stem).append(" mask](scenes/").append(stem).append("-mask.png) ![").append(name)
+                        .append(" ").append(stem).append("](").append(name).append("/attention/").append(stem)
+                        .append("-L").append(l).append("-heads.png)\n");
             }
             s.append("\n");
         });

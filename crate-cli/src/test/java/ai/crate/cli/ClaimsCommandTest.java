@@ -3,10 +3,14 @@ package ai.crate.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.crate.model.data.ClutteredScenes;
+import ai.crate.model.data.Datasets;
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import javax.imageio.ImageIO;
 
 /** `crate claims` end to end on a tiny data set: both models trained and measured, claims.md with its figures. */
 class ClaimsCommandTest {
@@ -35,6 +39,21 @@ class ClaimsCommandTest {
                 assertEquals(4 * 8, files.count(), model + ": 4 scenes × (grid, 6 heads, PCA)");
             }
         }
+        for (String command : new String[] {"eval", "info", "bench", "segment", "measure"}) {
+            String json = Files.readString(out.resolve("vit-scenes-small").resolve(command + ".json"));
+            assertTrue(json.startsWith("{") && json.length() > 20, command + ".json: " + json);
+        }
+        assertTrue(Files.readString(out.resolve("scenes-small/segment.json")).contains("\"baselines\""));
+        boolean[] truth = new ClutteredScenes(Datasets.fashionMnist(data, false), 0, false).mask(1);
+        BufferedImage mask = ImageIO.read(out.resolve("scenes/scene1-mask.png").toFile());
+        assertEquals(64 * AttentionCommand.SCALE, mask.getWidth());
+        for (int y = 0; y < mask.getHeight(); y++) {
+            for (int x = 0; x < mask.getWidth(); x++) {
+                int at = y / AttentionCommand.SCALE * 64 + x / AttentionCommand.SCALE;
+                assertEquals(truth[at] ? 0xFFFFFF : 0, mask.getRGB(x, y) & 0xFFFFFF, "mask pixel " + at);
+            }
+        }
+        assertTrue(md.contains("(scenes/scene1-mask.png) ![scenes-small scene1]"), md);
         assertTrue(run.out().contains("wrote " + out.resolve("claims.md")), run.out());
     }
 }
