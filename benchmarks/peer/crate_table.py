@@ -1,20 +1,11 @@
 """Markdown table of benchmarks/run-crate-bench.sh results: per preset, Java and PyTorch images/s (median over
 rounds of each run's median), the ratio, and peak memory."""
-import json
 import statistics
 import sys
-from collections import defaultdict
 
-rows = defaultdict(lambda: defaultdict(list))
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
-        continue
-    r = json.loads(line)
-    key = (r["config"], r["batch"])
-    for k in ("train_img_s", "infer_img_s", "peak_rss_mb"):
-        if r.get(k) is not None:
-            rows[key][(r["impl"], k)].append(r[k])
+from jsonl import by_preset, records
+
+rows = by_preset(records(sys.argv[1]), ("train_img_s", "infer_img_s", "peak_rss_mb"))
 
 def med(v):
     return statistics.median(v) if v else float("nan")

@@ -1,25 +1,17 @@
 """Markdown table of benchmarks/run-peers.sh results: per preset and batch, `crate bench` against libtorch (DJL) and
 ONNX Runtime, images/s (median over rounds of each run's median), our speed-up over each, peak RSS of each process,
 and the peers' logits error against PyTorch's (relative L2)."""
-import json
 import statistics
 import sys
-from collections import defaultdict
 
-rows = defaultdict(lambda: defaultdict(list))
+from jsonl import by_preset, records
+
+recs = records(sys.argv[1])
 runtimes = {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
-        continue
-    r = json.loads(line)
-    key = (r["config"], r["batch"])
+for r in recs:
     if r["impl"] != "java-infer":
         runtimes.setdefault(r["impl"], r.get("runtime", r.get("device", r["impl"])))
-    for k in ("train_img_s", "infer_img_s", "peak_rss_mb", "logits_rel_l2", "train_gflop_s"):
-        if r.get(k) is not None:
-            rows[key][(r["impl"], k)].append(r[k])
-
+rows = by_preset(recs, ("train_img_s", "infer_img_s", "peak_rss_mb", "logits_rel_l2", "train_gflop_s"))
 
 def med(m, impl, k):
     v = m[(impl, k)]
