@@ -1,6 +1,7 @@
 package ai.crate.simd;
 
 import ai.crate.engine.ReduceOp;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -14,6 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdRows {
     private static final VectorSpecies<Float> S = VectorMath.S;
     private static final int L = S.length();
+    /** Floats of scratch {@link #softmaxColumnsOfSymmetric} needs: L partial sums of L lanes. */
+    static final int COLUMN_PARTIALS = L * L;
 
     private final Parallel parallel;
 
@@ -185,20 +188,29 @@ final class SimdRows {
      * The n×n softmax by rows of a <em>symmetric</em> s, written transposed: s ← Aᵀ, A = softmax(s) by rows. Row i
      * of s is its column i, so sixteen rows are normalised at once, a lane each, walking down the columns: no
      * horizontal reductions and one masked block per matrix instead of a masked tail per row (at MSSA's 50–200
-     * tokens those dominated the row-wise softmax). Each lane sees the row version's max and exps; only the order of
-     * its sum differs.
+     * tokens those dominated the row-wise softmax). Bit for bit the row version: each lane keeps the row version's
+     * L partial sums (element j into partial j mod L, in order, in {@code partials}, L·L floats) and adds them up in
+     * {@link VectorMath#sum}'s pairing tree.
      */
-    static void softmaxColumnsOfSymmetric(float[] s, int off, int n) {
+    static void softmaxColumnsOfSymmetric(float[] s, int off, int n, float[] partials) {
         for (int c = 0; c < n; c += L) {   // masked throughout: measured faster than a separate unmasked loop
             VectorMask<Float> m = S.indexInRange(c, n);
-            FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), sum = FloatVector.zero(S);
+            FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
             for (int j = 0, at = off + c; j < n; j++, at += n) max = max.max(FloatVector.fromArray(S, s, at, m));
+            Arrays.fill(partials, 0, L * L, 0f);
             for (int j = 0, at = off + c; j < n; j++, at += n) {
                 FloatVector e = VectorMath.exp(FloatVector.fromArray(S, s, at, m).sub(max));
                 e.intoArray(s, at, m);
-                sum = sum.add(e);
+                int k = (j & (L - 1)) * L;
+                FloatVector.fromArray(S, partials, k).add(e).intoArray(partials, k);
             }
-            FloatVector inv = FloatVector.broadcast(S, 1f).div(sum);
+            for (int half = L / 2; half > 0; half >>= 1) {
+                for (int k = 0; k < half; k++) {
+                    FloatVector.fromArray(S, partials, k * L).add(FloatVector.fromArray(S, partials, (k + half) * L))
+                            .intoArray(partials, k * L);
+                }
+            }
+            FloatVector inv = FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, partials, 0));
             for (int j = 0, at = off + c; j < n; j++, at += n) {
                 FloatVector.fromArray(S, s, at, m).mul(inv).intoArray(s, at, m);
             }

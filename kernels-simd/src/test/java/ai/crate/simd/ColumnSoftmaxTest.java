@@ -1,0 +1,42 @@
+package ai.crate.simd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** MSSA's softmax down the columns of its symmetric scores is the row softmax, transposed, to the bit. */
+class ColumnSoftmaxTest {
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3, 15, 16, 17, 50, 63, 65, 197})
+    void isTheRowSoftmaxTransposedBitForBit(int n) {
+        SplittableRandom r = new SplittableRandom(n);
+        float[] s = new float[n * n + 7];   // an offset and a tail that must stay untouched
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) {
+                float v = (float) (r.nextGaussian() * 4);
+                s[3 + i * n + j] = v;
+                s[3 + j * n + i] = v;
+            }
+        }
+        s[0] = 11f;
+        s[n * n + 3] = 13f;
+        float[] rows = s.clone(), columns = s.clone();
+        for (int i = 0; i < n; i++) {
+            int at = 3 + i * n;
+            float sum = SimdRows.expShiftSum(rows, at, rows, at, n, SimdRows.rowMax(rows, at, n));
+            SimdRows.affineRow(rows, at, rows, at, n, 1f / sum, 0f);
+        }
+        SimdRows.softmaxColumnsOfSymmetric(columns, 3, n, new float[SimdRows.COLUMN_PARTIALS]);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                assertEquals(Float.floatToRawIntBits(rows[3 + i * n + j]), Float.floatToRawIntBits(columns[3 + j * n + i]),
+                        "n " + n + ": A[" + i + "][" + j + "]");
+            }
+        }
+        assertEquals(11f, columns[0]);
+        assertEquals(13f, columns[n * n + 3]);
+    }
+}
