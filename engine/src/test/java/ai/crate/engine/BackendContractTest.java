@@ -20,6 +20,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -1154,6 +1155,27 @@ public abstract class BackendContractTest {
         b().copy(src3.mine(), dst3.mine());
         oracle.copy(src3.ref(), dst3.ref());
         assertPairClose("copy strided [4,n] → strided [4,n] (whole destination)", dst3Base, EXACT, EXACT);
+    }
+
+    /**
+     * The patch extraction of the models, [B, C, g·p, g·p] → [B, g, g, C, p, p], as one copy of a rank-7 permuted view:
+     * unit dimensions, dimensions contiguous in both views (mergeable) and, at g = 17 or 28, enough rows for the
+     * copy to be split across threads; into a window of a larger destination, so nothing outside it may change.
+     */
+    @ParameterizedTest(name = "grid={0}, patch={1}")
+    @CsvSource({"1, 1", "3, 4", "17, 4", "28, 8"})
+    void copyOfAPermutedPatchView(int grid, int patch) {
+        SplittableRandom r = rng("copyPatches", grid, patch);
+        int side = grid * patch, channels = 3;
+        Pair x = pair(normal(r, 2 * channels * side * side, 1), 2, channels, side, side);
+        Pair patches = x.map(t -> t.reshape(2, 1, channels, grid, patch, grid, patch).permute(0, 1, 3, 5, 2, 4, 6));
+        Pair base = pair(normal(r, 3 * grid * grid * channels * patch * patch, 1), 3, 1, grid, grid, channels, patch,
+                patch);
+        Pair window = base.map(t -> t.slice(0, 1, 3));
+        b().copy(patches.mine(), window.mine());
+        oracle.copy(patches.ref(), window.ref());
+        assertPairClose("copy of the [2, " + channels + ", " + side + ", " + side + "] image's patches", base, EXACT,
+                EXACT);
     }
 
     @ParameterizedTest(name = "n={0}")

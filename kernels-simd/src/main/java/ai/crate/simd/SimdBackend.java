@@ -56,7 +56,7 @@ public final class SimdBackend extends CpuBackend implements AutoCloseable {
     public void copy(Tensor src, Tensor dst) {
         OpChecks.sameBackend("copy", this, src, dst);
         Shapes.requireSameShape("copy", src, "source", dst, "destination");
-        SimdIndexing.copy(data("copy", src), src, data("copy", dst), dst);
+        SimdIndexing.copy(parallel, data("copy", src), src, data("copy", dst), dst);
     }
 
     @Override
