@@ -8,9 +8,9 @@ import ai.crate.model.data.Datasets;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import javax.imageio.ImageIO;
 
 /** `crate claims` end to end on a tiny data set: both models trained and measured, claims.md with its figures. */
 class ClaimsCommandTest {

@@ -1,7 +1,6 @@
 package ai.crate.simd;
 
 import ai.crate.engine.Tensor;
-import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -29,38 +28,33 @@ final class SimdIndexing {
             return;
         }
         int[] shape = src.shape(), ss = src.strides(), ds = dst.strides();
-        int rank = 0;
-        int[] size = new int[shape.length], sStride = new int[shape.length], dStride = new int[shape.length];
+        int rank = 0;   // dims, sStr, dStr [0, rank): the views' dimensions, unit ones dropped, contiguous runs merged
+        int[] dims = new int[shape.length], sStr = new int[shape.length], dStr = new int[shape.length];
         for (int k = 0; k < shape.length; k++) {
             if (shape[k] == 1) continue;
-            if (rank > 0 && sStride[rank - 1] == ss[k] * shape[k] && dStride[rank - 1] == ds[k] * shape[k]) {
-                size[rank - 1] *= shape[k];          // merge with the dimension before: contiguous in both
-                sStride[rank - 1] = ss[k];
-                dStride[rank - 1] = ds[k];
-                continue;
+            if (rank > 0 && sStr[rank - 1] == ss[k] * shape[k] && dStr[rank - 1] == ds[k] * shape[k]) {
+                dims[rank - 1] *= shape[k];          // merge with the dimension before: contiguous in both
+            } else {
+                dims[rank++] = shape[k];
             }
-            size[rank] = shape[k];
-            sStride[rank] = ss[k];
-            dStride[rank] = ds[k];
-            rank++;
+            sStr[rank - 1] = ss[k];
+            dStr[rank - 1] = ds[k];
         }
         if (rank == 0) {
             d[(int) dst.offset()] = s[(int) src.offset()];
             return;
         }
-        int[] dims = Arrays.copyOf(size, rank), sStr = Arrays.copyOf(sStride, rank),
-                dStr = Arrays.copyOf(dStride, rank);
-        int inner = dims[rank - 1], si = sStr[rank - 1], di = dStr[rank - 1], rows = n / inner;
+        int outer = rank - 1, inner = dims[outer], si = sStr[outer], di = dStr[outer], rows = n / inner;
         int so0 = (int) src.offset(), do0 = (int) dst.offset();
         parallel.forRows(rows, inner, (r0, r1) -> {
-            int[] idx = new int[dims.length];
+            int[] idx = new int[outer];
             long rest = r0;
-            for (int k = dims.length - 2; k >= 0; k--) {
+            for (int k = outer - 1; k >= 0; k--) {
                 idx[k] = (int) (rest % dims[k]);
                 rest /= dims[k];
             }
             int so = so0, dof = do0;
-            for (int k = 0; k < dims.length - 1; k++) {
+            for (int k = 0; k < outer; k++) {
                 so += idx[k] * sStr[k];
                 dof += idx[k] * dStr[k];
             }
@@ -70,7 +64,7 @@ final class SimdIndexing {
                 } else {
                     for (int j = 0; j < inner; j++) d[dof + j * di] = s[so + j * si];
                 }
-                for (int k = dims.length - 2; k >= 0; k--) {   // the odometer: next row's offsets
+                for (int k = outer - 1; k >= 0; k--) {   // the odometer: next row's offsets
                     so += sStr[k];
                     dof += dStr[k];
                     if (++idx[k] < dims[k]) break;

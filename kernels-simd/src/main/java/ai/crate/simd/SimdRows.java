@@ -172,28 +172,33 @@ final class SimdRows {
         parallel.forRows(rows, c, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xr = xo + r * c, or = oo + r * c;
-                float max = rowMax(x, xr, c);
                 if (log) {
+                    float max = rowMax(x, xr, c);
                     float lse = max + (float) StrictMath.log(expShiftSum(x, xr, c, max));
                     affineRow(x, xr, o, or, c, 1f, -lse);
                 } else {
-                    float sum = expShiftSum(x, xr, o, or, c, max);
-                    affineRow(o, or, o, or, c, 1f / sum, 0f);
+                    softmaxRow(x, xr, o, or, c);
                 }
             }
         });
+    }
+
+    /** o[or..or+c) = softmax of x[xr..xr+c): the row every softmax here computes, and the bits the others match. */
+    static void softmaxRow(float[] x, int xr, float[] o, int or, int c) {
+        float sum = expShiftSum(x, xr, o, or, c, rowMax(x, xr, c));
+        affineRow(o, or, o, or, c, 1f / sum, 0f);
     }
 
     /**
      * The n×n softmax by rows of a <em>symmetric</em> s, written transposed: s ← Aᵀ, A = softmax(s) by rows. Row i
      * of s is its column i, so sixteen rows are normalised at once, a lane each, walking down the columns: no
      * horizontal reductions and one masked block per matrix instead of a masked tail per row (at MSSA's 50–200
-     * tokens those dominated the row-wise softmax). Bit for bit the row version: each lane keeps the row version's
+     * tokens those dominated the row-wise softmax). Bit for bit {@link #softmaxRow}: each lane keeps the row version's
      * L partial sums (element j into partial j mod L, in order, in {@code partials}, L·L floats) and adds them up in
      * {@link VectorMath#sum}'s pairing tree.
      */
     static void softmaxColumnsOfSymmetric(float[] s, int off, int n, float[] partials) {
-        for (int c = 0; c < n; c += L) {   // masked throughout: measured faster than a separate unmasked loop
+        for (int c = 0; c < n; c += L) {   // masked throughout: an unmasked loop for full blocks measured no faster
             VectorMask<Float> m = S.indexInRange(c, n);
             FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
             for (int j = 0, at = off + c; j < n; j++, at += n) max = max.max(FloatVector.fromArray(S, s, at, m));

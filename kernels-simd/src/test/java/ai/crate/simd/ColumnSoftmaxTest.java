@@ -24,11 +24,7 @@ class ColumnSoftmaxTest {
         s[0] = 11f;
         s[n * n + 3] = 13f;
         float[] rows = s.clone(), columns = s.clone();
-        for (int i = 0; i < n; i++) {
-            int at = 3 + i * n;
-            float sum = SimdRows.expShiftSum(rows, at, rows, at, n, SimdRows.rowMax(rows, at, n));
-            SimdRows.affineRow(rows, at, rows, at, n, 1f / sum, 0f);
-        }
+        for (int i = 0; i < n; i++) SimdRows.softmaxRow(rows, 3 + i * n, rows, 3 + i * n, n);
         SimdRows.softmaxColumnsOfSymmetric(columns, 3, n, new float[SimdRows.COLUMN_PARTIALS]);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
