@@ -3,6 +3,7 @@
 # crate-cli/target/crate-cli.jar built from the commit before a change) and jar B (default: this tree's), alternating
 # A, B, B, A per round so drift on a shared host falls on both. For "within N %" claims in BENCHMARKS.md.
 # Usage: benchmarks/run-ab-bench.sh A.jar [B.jar] [rounds]   (presets and batches below; 2 threads)
+#        AB_CONFIGS="fmnist-small 128 5;crate-tiny 16 3" benchmarks/run-ab-bench.sh A.jar   (other presets: preset batch runs)
 # Writes benchmarks/results/ab-bench.jsonl and prints median train/inference img/s per preset and the B/A ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ log="$out/ab-bench.jsonl"
 : > "$log"
 # preset, batch, runs: the 224-px presets at small batches so a round stays within minutes on 2 cores
 configs=("fmnist-small 128 5" "cifar-tiny 64 5" "crate-tiny 16 3" "crate-small 8 3" "crate-base 8 3" "crate-large 4 3")
+[[ -n "${AB_CONFIGS:-}" ]] && IFS=';' read -ra configs <<< "$AB_CONFIGS"
 bench() {   # jar label preset batch runs
   "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -jar "$1" bench \
     --config "$3" --batch "$4" --threads 2 --warmup 3 --runs "$5" --steps 3 --device cpu --json 2>/dev/null \

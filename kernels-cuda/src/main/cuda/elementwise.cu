@@ -93,11 +93,6 @@ extern "C" __global__ void relu_gate_f32(const float* out, const float* dout, Vi
     FOR_EACH(i, n) g[i] = out[i] > 0.0f ? dout[at(doutv, i)] : 0.0f;
 }
 
-// y ← y + α·x over contiguous data.
-extern "C" __global__ void axpy_f32(float alpha, const float* x, float* y, long long n) {
-    FOR_EACH(i, n) y[i] = fmaf(alpha, x[i], y[i]);
-}
-
 // ---- one launch over many tensors (every parameter of a model): grid (chunks, tensors), block y = table entry ----
 
 // Optimizer steps over a table of parameters (one entry for a single parameter), each starting with the decoupled

@@ -401,21 +401,19 @@ public final class F {
     }
 
     /**
-     * CRATE's ISTA block: ReLU(x + η(x − x Dᵀ)D − ηλ) for x [..., d] and dictionary D [d, d] (see {@link
-     * Backend#istaForward}). The residual R = x − x Dᵀ is saved for the backward when a gradient is recorded.
+     * CRATE's ISTA block: ReLU(x + η(x D − x Dᵀ D) − ηλ) for x [..., d] and dictionary D [d, d] (see {@link
+     * FusedOps#istaForward}). The backward needs only x, D and the output, which the tape holds anyway.
      */
     public static Variable ista(Variable x, Variable dict, float eta, float lambda) {
         Backend be = backend("ista", x, dict);
         Tensor xv = x.value(), dv = dict.value();
         Tensor out = be.allocate(xv.shape());
-        boolean save = Variable.willRecord(List.of(x, dict));
-        Tensor residual = save ? be.allocate(xv.shape()) : null;
-        be.fused().istaForward(xv, dv, eta, lambda, out, residual);
+        be.fused().istaForward(xv, dv, eta, lambda, out);
         return Variable.fromOp("ista", out, List.of(x, dict), (dy, needs) -> {
             Tensor dx = needs[0] ? be.allocate(xv.shape()) : null, dd = needs[1] ? be.allocate(dv.shape()) : null;
-            be.fused().istaBackward(xv, dv, out, residual, dy, eta, dx, dd);
+            be.fused().istaBackward(xv, dv, out, dy, eta, dx, dd);
             return new Tensor[] {dx, dd};
-        }, residual);
+        });
     }
 
     /**

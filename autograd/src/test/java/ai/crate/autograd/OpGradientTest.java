@@ -300,7 +300,7 @@ class OpGradientTest {
         float[] v = B.toArray(x);
         for (int round = 0; round < 50; round++) {
             Tensor shifted = B.empty(x.shape());
-            B.fused().istaForward(B.fromArray(v, x.shape()), dict, eta, lambda - 100f / eta, shifted, null);
+            B.fused().istaForward(B.fromArray(v, x.shape()), dict, eta, lambda - 100f / eta, shifted);
             float[] pre = B.toArray(shifted);
             boolean clear = true;
             for (int i = 0; i < v.length; i++) {

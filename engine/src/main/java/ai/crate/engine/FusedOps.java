@@ -134,62 +134,76 @@ public class FusedOps {
 
     /**
      * CRATE's ISTA block, one proximal-gradient step against dictionary D [d, d]:
-     * out = ReLU(x + η·(x − x Dᵀ)·D − η·λ) for x [..., d], written in that two-GEMM form. When {@code residual} is
-     * not null it receives R = x − x Dᵀ (shape of x) for the backward.
+     * out = ReLU(x + η(x D − x Dᵀ D) − ηλ) for x [..., d]. The step is linear in x, so it is one GEMM against
+     * M = I + η(D − DᵀD) ({@link #istaMatrix}) instead of the official form's two (x Dᵀ, then (x − x Dᵀ) D), and its
+     * backward needs only x and the output: nothing else is saved.
      */
-    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
-        int d = OpChecks.istaForward(be, x, dict, eta, lambda, out, residual);
+    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out) {
+        int d = OpChecks.istaForward(be, x, dict, eta, lambda, out);
         if (x.size() == 0) return;
-        Tensor x2 = x.contiguous().reshape(-1, d), out2 = out.reshape(-1, d);
-        Tensor r = residual != null ? residual.reshape(-1, d) : be.allocate(x2.shape());
-        residual(x2, dict, r);
-        be.affine(x2, 1f, -eta * lambda, out2);
-        be.gemm(eta, r, false, dict, false, 1f, out2);
+        Tensor x2 = x.contiguous().reshape(-1, d), out2 = out.reshape(-1, d), m = istaMatrix(dict, eta);
+        be.gemm(1f, x2, false, m, false, 0f, out2);
+        be.affine(out2, 1f, -eta * lambda, out2);
         be.unary(UnaryOp.RELU, out2, out2);
-        if (residual == null) be.release(r);
+        be.release(m);
         if (x2.storage() != x.storage()) be.release(x2);
     }
 
     /**
-     * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0] and dR = G Dᵀ, writes dx = G + η(dR − dR·D) and
-     * overwrites dDict = η(Rᵀ G − dRᵀ x); either may be null when that gradient is not needed (not both).
-     * {@code out} is the forward's output (its sign is the ReLU mask); {@code residual} is the saved R, or null to
-     * recompute it (only dDict needs it).
+     * M = I + η(D − DᵀD) as a new [d, d] tensor: x·M is the ISTA step's pre-activation before the shrinkage. The
+     * inference path of a CRATE layer caches it; the fused ops rebuild it per call (d³, against rows·d² for the step).
      */
-    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
-                             Tensor dx, Tensor dDict) {
-        int d = OpChecks.istaBackward(be, x, dict, out, residual, dout, eta, dx, dDict);
+    public Tensor istaMatrix(Tensor dict, float eta) {
+        int d = dict.dim(0);
+        Tensor m = be.allocate(d, d), scaled = be.allocate(d, d);
+        be.gemm(-eta, dict, true, dict, false, 0f, m);
+        be.affine(dict, eta, 0f, scaled);
+        be.binary(BinaryOp.ADD, m, scaled, m);
+        float[] eye = new float[d * d];
+        for (int i = 0; i < d; i++) eye[i * d + i] = 1f;
+        Tensor identity = be.fromArray(eye, d, d);
+        be.binary(BinaryOp.ADD, m, identity, m);
+        be.release(scaled);
+        be.release(identity);
+        return m;
+    }
+
+    /**
+     * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0], dx = G Mᵀ and, through dM = xᵀG, overwrites
+     * dDict = η(dM − D(dM + dMᵀ)); either may be null when that gradient is not needed (not both). {@code out} is the
+     * forward's output (its sign is the ReLU mask).
+     */
+    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor dout, float eta, Tensor dx, Tensor dDict) {
+        int d = OpChecks.istaBackward(be, x, dict, out, dout, eta, dx, dDict);
         if (x.size() == 0) {
             if (dDict != null) be.fill(dDict, 0f);
             return;
         }
-        Tensor x2 = x.contiguous().reshape(-1, d);
-        Tensor g = dx != null ? dx.reshape(-1, d) : be.allocate(x2.shape());    // dx holds G for now
+        Tensor x2 = x.contiguous().reshape(-1, d), g = be.allocate(x2.shape());
         be.unaryBackward(UnaryOp.RELU, out.reshape(-1, d), dout.reshape(-1, d), g);
-        Tensor dr = be.allocate(x2.shape());
-        be.gemm(1f, g, false, dict, true, 0f, dr);          // dR = G·Dᵀ
-        if (dDict != null) {                                 // dD = η(Rᵀ·G − dRᵀ·x)
-            Tensor r = residual != null ? residual.contiguous().reshape(-1, d) : be.allocate(x2.shape());
-            if (residual == null) residual(x2, dict, r);
-            be.gemm(eta, r, true, g, false, 0f, dDict);
-            be.gemm(-eta, dr, true, x2, false, 1f, dDict);
-            if (residual == null || r.storage() != residual.storage()) be.release(r);
+        if (dDict != null) {
+            Tensor dm = be.allocate(d, d);
+            be.gemm(1f, x2, true, g, false, 0f, dm);
+            istaDictionaryGradient(dict, dm, eta, dDict);
+            be.release(dm);
         }
-        if (dx != null) {                                    // dx = G − η·dR·D + η·dR
-            be.gemm(-eta, dr, false, dict, false, 1f, g);
-            be.affine(dr, eta, 0f, dr);
-            be.binary(BinaryOp.ADD, g, dr, g);
-        } else {
-            be.release(g);
+        if (dx != null) {
+            Tensor m = istaMatrix(dict, eta);
+            be.gemm(1f, g, false, m, true, 0f, dx.reshape(-1, d));
+            be.release(m);
         }
-        be.release(dr);
+        be.release(g);
         if (x2.storage() != x.storage()) be.release(x2);
     }
 
-    /** R = x − x·Dᵀ into r, x and r [rows, d]. */
-    private void residual(Tensor x, Tensor dict, Tensor r) {
-        be.copy(x, r);
-        be.gemm(-1f, x, false, dict, true, 1f, r);
+    /** dDict = η(dM − D(dM + dMᵀ)): the chain rule through M = I + η(D − DᵀD), given dM [d, d]. */
+    protected void istaDictionaryGradient(Tensor dict, Tensor dm, float eta, Tensor dDict) {
+        int d = dict.dim(0);
+        Tensor sym = be.allocate(d, d);
+        be.binary(BinaryOp.ADD, dm, dm.transpose(), sym);
+        be.affine(dm, eta, 0f, dDict);
+        be.gemm(-eta, dict, false, sym, false, 1f, dDict);
+        be.release(sym);
     }
 
     /**

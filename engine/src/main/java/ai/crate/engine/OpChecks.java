@@ -293,24 +293,21 @@ public final class OpChecks {
     }
 
     /** Every check of {@link FusedOps#istaForward}; returns the width d. */
-    public static int istaForward(Backend backend, Tensor x, Tensor dict, float eta, float lambda, Tensor out,
-                                  Tensor residual) {
+    public static int istaForward(Backend backend, Tensor x, Tensor dict, float eta, float lambda, Tensor out) {
         String op = "istaForward";
         sameBackend(op, backend, x, dict, out);
-        if (residual != null) sameBackend(op, backend, residual);
-        int d = ista(op, x, dict, eta, lambda, null, out, residual);
+        int d = ista(op, x, dict, eta, lambda, null, out);
         contiguous(op, "output", out);
         return d;
     }
 
     /** Every check of {@link FusedOps#istaBackward}; returns the width d. */
-    public static int istaBackward(Backend backend, Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout,
-                                   float eta, Tensor dx, Tensor dDict) {
+    public static int istaBackward(Backend backend, Tensor x, Tensor dict, Tensor out, Tensor dout, float eta,
+                                   Tensor dx, Tensor dDict) {
         String op = "istaBackward";
         if (dx == null && dDict == null) throw new IllegalArgumentException(op + ": dx and dDict are both null");
         sameBackend(op, backend, x, dict, out, dout);
-        if (residual != null) sameBackend(op, backend, residual);
-        int d = ista(op, x, dict, eta, 0f, dout, out, residual);
+        int d = ista(op, x, dict, eta, 0f, dout, out);
         if (dx != null) {
             sameBackend(op, backend, dx);
             Shapes.requireSameShape(op, x, "x", dx, "dx");
@@ -324,8 +321,7 @@ public final class OpChecks {
         return d;
     }
 
-    private static int ista(String op, Tensor x, Tensor dict, float eta, float lambda, Tensor dout, Tensor out,
-                            Tensor residual) {
+    private static int ista(String op, Tensor x, Tensor dict, float eta, float lambda, Tensor dout, Tensor out) {
         if (x.rank() < 1) throw new IllegalArgumentException(op + ": x must have rank >= 1, got a scalar");
         int d = x.dim(-1);
         Shapes.requireShape(op, "dictionary", dict, d, d);
@@ -334,10 +330,6 @@ public final class OpChecks {
         }
         if (dout != null) Shapes.requireSameShape(op, x, "x", dout, "dout");
         Shapes.requireSameShape(op, x, "x", out, "output");
-        if (residual != null) {
-            Shapes.requireSameShape(op, x, "x", residual, "residual");
-            contiguous(op, "residual", residual);
-        }
         return d;
     }
 

@@ -319,17 +319,24 @@ public final class ProfilingBackend implements Backend {
         }
 
         @Override
-        public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor o, Tensor residual) {
+        public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor o) {
             current = "istaForward";
-            timed("fused", "istaForward", 0, 0, () -> f().istaForward(in(x), in(dict), eta, lambda, in(o), in(residual)));
+            timed("fused", "istaForward", 0, 0, () -> f().istaForward(in(x), in(dict), eta, lambda, in(o)));
         }
 
         @Override
-        public void istaBackward(Tensor x, Tensor dict, Tensor o, Tensor residual, Tensor dout, float eta, Tensor dx,
-                                 Tensor dDict) {
+        public Tensor istaMatrix(Tensor dict, float eta) {
+            current = "istaMatrix";
+            Tensor[] m = new Tensor[1];
+            timed("fused", "istaMatrix", 0, 0, () -> m[0] = f().istaMatrix(in(dict), eta));
+            return out(m[0]);
+        }
+
+        @Override
+        public void istaBackward(Tensor x, Tensor dict, Tensor o, Tensor dout, float eta, Tensor dx, Tensor dDict) {
             current = "istaBackward";
             timed("fused", "istaBackward", 0, 0,
-                    () -> f().istaBackward(in(x), in(dict), in(o), in(residual), in(dout), eta, in(dx), in(dDict)));
+                    () -> f().istaBackward(in(x), in(dict), in(o), in(dout), eta, in(dx), in(dDict)));
         }
 
         @Override

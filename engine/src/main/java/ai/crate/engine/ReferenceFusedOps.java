@@ -150,11 +150,10 @@ final class ReferenceFusedOps extends FusedOps {
     }
 
     @Override
-    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
-        int d = OpChecks.istaForward(ref, x, dict, eta, lambda, out, residual);
+    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out) {
+        int d = OpChecks.istaForward(ref, x, dict, eta, lambda, out);
         int rows = (int) (x.size() / Math.max(d, 1));
         float[] xs = ref.toArray(x), ds = ref.toArray(dict), o = ref.data("istaForward", out);
-        float[] rs = residual == null ? null : ref.data("istaForward", residual);
         double[][] r = istaResidual(xs, ds, rows, d);
         for (int m = 0; m < rows; m++) {
             for (int i = 0; i < d; i++) {
@@ -162,16 +161,14 @@ final class ReferenceFusedOps extends FusedOps {
                 for (int j = 0; j < d; j++) sum += r[m][j] * ds[j * d + i];
                 double pre = xs[m * d + i] + eta * sum - (double) eta * lambda;
                 o[(int) out.offset() + m * d + i] = (float) Math.max(pre, 0.0);
-                if (rs != null) rs[(int) residual.offset() + m * d + i] = (float) r[m][i];
             }
         }
     }
 
-    /** The oracle recomputes R = x − x Dᵀ in double whether or not a saved one is passed. */
+    /** The oracle works in the official two-GEMM form, R = x − x Dᵀ and dR = G Dᵀ, in double. */
     @Override
-    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta,
-                             Tensor dx, Tensor dDict) {
-        int d = OpChecks.istaBackward(ref, x, dict, out, residual, dout, eta, dx, dDict);
+    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor dout, float eta, Tensor dx, Tensor dDict) {
+        int d = OpChecks.istaBackward(ref, x, dict, out, dout, eta, dx, dDict);
         int rows = (int) (x.size() / Math.max(d, 1));
         float[] xs = ref.toArray(x), ds = ref.toArray(dict), os = ref.toArray(out), dos = ref.toArray(dout);
         float[] gx = dx == null ? null : ref.data("istaBackward", dx);

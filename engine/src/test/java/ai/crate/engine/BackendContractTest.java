@@ -1419,17 +1419,33 @@ public abstract class BackendContractTest {
         float eta = 0.1f, lambda = 0.1f;
         float[][] in = istaInputs("istaForward", d, 6);
         for (Pair x : List.of(pair(in[0], 2, 3, d), stridedPair(in[0], 6, d))) {
-            Pair dict = pair(in[1], d, d), out = nans(x.shape()), res = nans(x.shape());
-            b().fused().istaForward(x.mine(), dict.mine(), eta, lambda, out.mine(), res.mine());
-            oracle.fused().istaForward(x.ref(), dict.ref(), eta, lambda, out.ref(), res.ref());
+            Pair dict = pair(in[1], d, d), out = nans(x.shape());
+            b().fused().istaForward(x.mine(), dict.mine(), eta, lambda, out.mine());
+            oracle.fused().istaForward(x.ref(), dict.ref(), eta, lambda, out.ref());
             String what = "istaForward x" + s(x.shape()) + " strides " + s(x.mine().strides());
             assertPairClose(what + " out", out, fusedAtol(2 * d, oracle.toArray(out.ref())), GEMM_RTOL);
-            assertPairClose(what + " residual", res, fusedAtol(d, oracle.toArray(res.ref())), GEMM_RTOL);
-            Pair noResidual = nans(x.shape());
-            b().fused().istaForward(x.mine(), dict.mine(), eta, lambda, noResidual.mine(), null);
-            assertArrayEquals(b().toArray(out.mine()), b().toArray(noResidual.mine()),
-                    what + ": out must not depend on whether the residual is kept");
         }
+    }
+
+    /** M = I + η(D − DᵀD) against the oracle's double loops, on a dictionary that is not symmetric. */
+    @ParameterizedTest(name = "d={0}")
+    @MethodSource("sizeCases")
+    void istaMatrixMatchesOracle(int d) {
+        if (d > 200) return;
+        float eta = 0.1f;
+        float[] dict = istaInputs("istaMatrix", d, 1)[1];
+        double[] expected = new double[d * d];
+        for (int i = 0; i < d; i++) {
+            for (int j = 0; j < d; j++) {
+                double dtd = 0;
+                for (int k = 0; k < d; k++) dtd += (double) dict[k * d + i] * dict[k * d + j];
+                expected[i * d + j] = (i == j ? 1 : 0) + eta * (dict[i * d + j] - dtd);
+            }
+        }
+        float[] exp = new float[d * d];
+        for (int i = 0; i < exp.length; i++) exp[i] = (float) expected[i];
+        assertClose("istaMatrix d=" + d, new int[] {d, d}, exp, b().toArray(b().fused().istaMatrix(
+                b().fromArray(dict, d, d), eta)), fusedAtol(d, exp), GEMM_RTOL);
     }
 
     @ParameterizedTest(name = "d={0}")
@@ -1439,40 +1455,35 @@ public abstract class BackendContractTest {
         float eta = 0.1f, lambda = 0.1f;
         float[][] in = istaInputs("istaBackward", d, 6);
         Tensor xr = oracle.fromArray(in[0], 6, d), dr = oracle.fromArray(in[1], d, d);
-        Tensor outRef = oracle.empty(6, d), resRef = oracle.empty(6, d);
-        oracle.fused().istaForward(xr, dr, eta, lambda, outRef, resRef);
+        Tensor outRef = oracle.empty(6, d);
+        oracle.fused().istaForward(xr, dr, eta, lambda, outRef);
         // both backends get the oracle's forward output, so the ReLU mask is the same for both
-        float[] outD = oracle.toArray(outRef), resD = oracle.toArray(resRef);
+        float[] outD = oracle.toArray(outRef);
         int active = 0;
         for (float v : outD) if (v > 0) active++;
         assertTrue(active > 0 && (active < outD.length || d == 1), "test data should exercise both sides of the ReLU");
         Pair dxRef = nans(6, d), ddRef = nans(d, d);
-        oracle.fused().istaBackward(xr, dr, outRef, null, oracle.fromArray(in[2], 6, d), eta, dxRef.ref(), ddRef.ref());
+        oracle.fused().istaBackward(xr, dr, outRef, oracle.fromArray(in[2], 6, d), eta, dxRef.ref(), ddRef.ref());
         float[] dxE = oracle.toArray(dxRef.ref()), ddE = oracle.toArray(ddRef.ref());
-        for (boolean saved : BOOLS) {
-            for (boolean strided : BOOLS) {
-                Pair x = strided ? stridedPair(in[0], 2, 3, d) : pair(in[0], 2, 3, d);
-                Pair dout = strided ? pair(in[2], 2, 3, d) : stridedPair(in[2], 2, 3, d);
-                Pair dict = strided ? pair(in[1], d, d) : stridedPair(in[1], d, d);
-                Pair dx = nans(2, 3, d), dd = nans(d, d);
-                b().fused().istaBackward(x.mine(), dict.mine(), b().fromArray(outD, 2, 3, d),
-                        saved ? b().fromArray(resD, 2, 3, d) : null, dout.mine(), eta, dx.mine(), dd.mine());
-                String what = "istaBackward d=" + d + (saved ? " saved R" : " recomputed R")
-                        + (strided ? " strided x" : " strided dout and dict");
-                assertClose(what + " dx", new int[] {6, d}, dxE, b().toArray(dx.mine()), fusedAtol(2 * d, dxE),
-                        GEMM_RTOL);
-                assertClose(what + " dDict", new int[] {d, d}, ddE, b().toArray(dd.mine()), fusedAtol(6 + d, ddE),
-                        GEMM_RTOL);
-                // one gradient alone, the other not asked for
-                Pair dxOnly = nans(2, 3, d), ddOnly = nans(d, d);
-                Tensor outMine = b().fromArray(outD, 2, 3, d), resMine = saved ? b().fromArray(resD, 2, 3, d) : null;
-                b().fused().istaBackward(x.mine(), dict.mine(), outMine, resMine, dout.mine(), eta, dxOnly.mine(), null);
-                b().fused().istaBackward(x.mine(), dict.mine(), outMine, resMine, dout.mine(), eta, null, ddOnly.mine());
-                assertClose(what + " dx alone", new int[] {6, d}, dxE, b().toArray(dxOnly.mine()),
-                        fusedAtol(2 * d, dxE), GEMM_RTOL);
-                assertClose(what + " dDict alone", new int[] {d, d}, ddE, b().toArray(ddOnly.mine()),
-                        fusedAtol(6 + d, ddE), GEMM_RTOL);
-            }
+        for (boolean strided : BOOLS) {
+            Pair x = strided ? stridedPair(in[0], 2, 3, d) : pair(in[0], 2, 3, d);
+            Pair dout = strided ? pair(in[2], 2, 3, d) : stridedPair(in[2], 2, 3, d);
+            Pair dict = strided ? pair(in[1], d, d) : stridedPair(in[1], d, d);
+            Pair dx = nans(2, 3, d), dd = nans(d, d);
+            Tensor outMine = b().fromArray(outD, 2, 3, d);
+            b().fused().istaBackward(x.mine(), dict.mine(), outMine, dout.mine(), eta, dx.mine(), dd.mine());
+            String what = "istaBackward d=" + d + (strided ? " strided x" : " strided dout and dict");
+            assertClose(what + " dx", new int[] {6, d}, dxE, b().toArray(dx.mine()), fusedAtol(2 * d, dxE), GEMM_RTOL);
+            assertClose(what + " dDict", new int[] {d, d}, ddE, b().toArray(dd.mine()), fusedAtol(6 + d, ddE),
+                    GEMM_RTOL);
+            // one gradient alone, the other not asked for
+            Pair dxOnly = nans(2, 3, d), ddOnly = nans(d, d);
+            b().fused().istaBackward(x.mine(), dict.mine(), outMine, dout.mine(), eta, dxOnly.mine(), null);
+            b().fused().istaBackward(x.mine(), dict.mine(), outMine, dout.mine(), eta, null, ddOnly.mine());
+            assertClose(what + " dx alone", new int[] {6, d}, dxE, b().toArray(dxOnly.mine()), fusedAtol(2 * d, dxE),
+                    GEMM_RTOL);
+            assertClose(what + " dDict alone", new int[] {d, d}, ddE, b().toArray(ddOnly.mine()),
+                    fusedAtol(6 + d, ddE), GEMM_RTOL);
         }
     }
 
@@ -1700,14 +1711,14 @@ public abstract class BackendContractTest {
                 "[2, 2, 5, 4]");
         assertRejects(() -> b().fused().mssaBackward(w, null, t(2, 5, 7), 2, 0.5f, t(2, 5, 6)), "mssaBackward", "dout",
                 "[2, 5, 7]");
-        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 5), 0.1f, 0.1f, t(3, 4), null), "istaForward",
+        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 5), 0.1f, 0.1f, t(3, 4)), "istaForward",
                 "dictionary", "[4, 5]");
-        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f, t(3, 5), null), "istaForward", "[3, 5]");
-        assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, t(3, 4), t(4, 3)),
+        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f, t(3, 5)), "istaForward", "[3, 5]");
+        assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), t(3, 4), 0.1f, t(3, 4), t(4, 3)),
                 "istaBackward", "dDict", "[4, 3]");
-        assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null, t(3, 4), 0.1f, null, null),
+        assertRejects(() -> b().fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), t(3, 4), 0.1f, null, null),
                 "istaBackward", "both null");
-        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), Float.NaN, 0.1f, t(3, 4), null), "istaForward", "eta");
+        assertRejects(() -> b().fused().istaForward(t(3, 4), t(4, 4), Float.NaN, 0.1f, t(3, 4)), "istaForward", "eta");
     }
 
     // =================================================================================================================
@@ -1892,12 +1903,10 @@ public abstract class BackendContractTest {
                 Arguments.of("mssaBackward dw", (Executable) () -> me.fused().mssaBackward(t(2, 3, 4), null, t(2, 3, 4), 2,
                         0.5f, strided(2, 3, 4))),
                 Arguments.of("istaForward output", (Executable) () -> me.fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
-                        strided(3, 4), null)),
-                Arguments.of("istaForward residual", (Executable) () -> me.fused().istaForward(t(3, 4), t(4, 4), 0.1f, 0.1f,
-                        t(3, 4), strided(3, 4))),
-                Arguments.of("istaBackward dx", (Executable) () -> me.fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
+                        strided(3, 4))),
+                Arguments.of("istaBackward dx", (Executable) () -> me.fused().istaBackward(t(3, 4), t(4, 4), t(3, 4),
                         t(3, 4), 0.1f, strided(3, 4), t(4, 4))),
-                Arguments.of("istaBackward dDict", (Executable) () -> me.fused().istaBackward(t(3, 4), t(4, 4), t(3, 4), null,
+                Arguments.of("istaBackward dDict", (Executable) () -> me.fused().istaBackward(t(3, 4), t(4, 4), t(3, 4),
                         t(3, 4), 0.1f, t(3, 4), strided(4, 4))),
                 Arguments.of("randomUniform out", (Executable) () -> me.randomUniform(strided(2, 7), 1L, 0f, 1f)),
                 Arguments.of("randomNormal out", (Executable) () -> me.randomNormal(strided(2, 7), 1L, 0f, 1f)));

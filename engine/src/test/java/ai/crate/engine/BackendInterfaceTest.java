@@ -34,7 +34,7 @@ class BackendInterfaceTest {
             if (Modifier.isPublic(m.getModifiers()) && !m.getName().equals("backend")) fused.add(m.getName());
             assertTrue(!Modifier.isAbstract(m.getModifiers()), m.getName() + " has no composed default");
         }
-        assertEquals(new TreeSet<>(List.of("mssaForward", "mssaBackward", "mhsaForward", "mhsaBackward", "istaForward", "istaBackward",
+        assertEquals(new TreeSet<>(List.of("mssaForward", "mssaBackward", "mhsaForward", "mhsaBackward", "istaForward", "istaBackward", "istaMatrix",
                 "overcompleteIstaForward", "overcompleteIstaBackward",
                 "sumOfSquaresInto", "scaleAll", "adamWStep", "adamWSteps", "lionStep", "lionSteps", "sgdStep",
                 "sgdSteps")), fused);

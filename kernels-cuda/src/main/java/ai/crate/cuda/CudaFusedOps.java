@@ -128,56 +128,43 @@ final class CudaFusedOps extends FusedOps {
 
     // ---- ISTA ------------------------------------------------------------------------------------------------------
 
+    /** The base composition's GEMM against M, then the shrinkage and ReLU in one kernel. */
     @Override
-    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out, Tensor residual) {
-        OpChecks.istaForward(cuda, x, dict, eta, lambda, out, residual);
+    public void istaForward(Tensor x, Tensor dict, float eta, float lambda, Tensor out) {
+        OpChecks.istaForward(cuda, x, dict, eta, lambda, out);
         if (x.size() == 0) return;
-        Tensor r = residual != null ? residual : cuda.allocate(x.shape());
-        residual(x, dict, r);
-        cuda.copy(x, out);                                  // out = x + η·R·D, then the shrinkage ReLU(· − ηλ)
-        cuda.gemm(eta, r, false, dict, false, 1f, out);
+        Tensor m = istaMatrix(dict, eta);
+        cuda.gemm(1f, x, false, m, false, 0f, out);
         launch.elementwise("shrink_relu_f32", out.size(), new KernelArgs().ptr(mem(out), bytes(out))
                 .f32(eta * lambda).i64(out.size()));
-        if (r != residual) cuda.release(r);
+        cuda.release(m);
     }
 
-    /** R = x − x·Dᵀ into the contiguous r. */
-    private void residual(Tensor x, Tensor dict, Tensor r) {
-        cuda.copy(x, r);
-        cuda.gemm(-1f, x, false, dict, true, 1f, r);
-    }
-
+    /** The base composition, with G = dout ⊙ [out > 0] in one kernel: dx = G Mᵀ, dM = xᵀG. */
     @Override
-    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor residual, Tensor dout, float eta, Tensor dx,
-                             Tensor dDict) {
-        int d = OpChecks.istaBackward(cuda, x, dict, out, residual, dout, eta, dx, dDict);
+    public void istaBackward(Tensor x, Tensor dict, Tensor out, Tensor dout, float eta, Tensor dx, Tensor dDict) {
+        int d = OpChecks.istaBackward(cuda, x, dict, out, dout, eta, dx, dDict);
         if (x.size() == 0) {
             if (dDict != null) cuda.fill(dDict, 0f);
             return;
         }
         int rows = Math.toIntExact(x.size() / d);
         Tensor oc = launch.contiguousInput(out), xc = launch.contiguousInput(x);
-        Tensor g = cuda.allocate(x.shape()), dr = cuda.allocate(x.shape());
+        Tensor g = cuda.allocate(rows, d);
         launch.elementwise("relu_gate_f32", g.size(), new KernelArgs().ptr(mem(oc), bytes(oc))
                 .ptr(mem(dout), bytes(dout)).struct(view(dout, "istaBackward")).ptr(mem(g), 0).i64(g.size()));
-        cuda.gemm(1f, g, false, dict, true, 0f, dr);         // dR = G·Dᵀ
-        if (dx != null) {                                    // dx = G + η·dR − η·dR·D
-            cuda.copy(g, dx);
-            launch.elementwise("axpy_f32", dx.size(), new KernelArgs().f32(eta).ptr(mem(dr), 0)
-                    .ptr(mem(dx), bytes(dx)).i64(dx.size()));
-            cuda.gemm(-eta, dr, false, dict, false, 1f, dx);
+        if (dDict != null) {
+            Tensor dm = cuda.allocate(d, d);
+            cuda.gemm(1f, xc.reshape(rows, d), true, g, false, 0f, dm);
+            istaDictionaryGradient(dict, dm, eta, dDict);
+            cuda.release(dm);
         }
-        if (dDict != null) {                                 // dD = η·(Rᵀ·G − dRᵀ·x)
-            Tensor r = residual != null ? launch.contiguousInput(residual) : cuda.allocate(x.shape());
-            if (residual == null) residual(x, dict, r);
-            Tensor r2 = r.reshape(rows, d), g2 = g.reshape(rows, d), dr2 = dr.reshape(rows, d), x2 = xc.reshape(rows, d);
-            cuda.gemm(eta, r2, true, g2, false, 0f, dDict);
-            cuda.gemm(-eta, dr2, true, x2, false, 1f, dDict);
-            if (residual == null) cuda.release(r);
-            else launch.releaseIfCopy(r, residual);
+        if (dx != null) {
+            Tensor m = istaMatrix(dict, eta);
+            cuda.gemm(1f, g, false, m, true, 0f, dx.reshape(rows, d));
+            cuda.release(m);
         }
         cuda.release(g);
-        cuda.release(dr);
         launch.releaseIfCopy(oc, out);
         launch.releaseIfCopy(xc, x);
     }

@@ -4,7 +4,6 @@ import ai.crate.autograd.Autograd;
 import ai.crate.autograd.F;
 import ai.crate.autograd.Variable;
 import ai.crate.engine.Backend;
-import ai.crate.engine.BinaryOp;
 import ai.crate.engine.Tensor;
 import ai.crate.engine.UnaryOp;
 import ai.crate.model.nn.FeatureMap;
@@ -14,8 +13,8 @@ import ai.crate.model.nn.LayerNorm;
 /**
  * The ISTA block with its pre-norm, as the official {@code PreNorm(FeedForward)} layer: one proximal-gradient step
  * toward a sparse code of X = LN(Z) against the dictionary D (official {@code fn.weight}):
- * ReLU(X + η(X D − X Dᵀ D) − ηλ). No residual around it. Without a tape it is one GEMM against
- * M = I + η(D − DᵀD), built on first use after each change of the weights.
+ * ReLU(X + η(X D − X Dᵀ D) − ηλ). No residual around it. Both ways it is one GEMM against M = I + η(D − DᵀD);
+ * without a tape M is kept, built on first use after each change of the weights.
  */
 public final class Ista extends FeatureMap {
     private final LayerNorm norm;
@@ -54,27 +53,16 @@ public final class Ista extends FeatureMap {
         inferenceMatrix = null;
     }
 
-    /** M = I + η(D − DᵀD), [d, d]: X·M equals X + η(X D − X Dᵀ D). */
+    /** M = I + η(D − DᵀD), [d, d]: X·M equals X + η(X D − X Dᵀ D), the same bits as the taped forward's. */
     private Tensor inferenceMatrix() {
         if (inferenceMatrix != null) return inferenceMatrix;
         Tensor d = dictionary.value();
-        Backend be = d.backend();
-        int n = d.dim(0);
-        Tensor m = be.empty(n, n);
-        be.gemm(-eta, d, true, d, false, 0f, m);
-        Tensor scaled = be.empty(n, n);
-        be.affine(d, eta, 0f, scaled);
-        be.binary(BinaryOp.ADD, m, scaled, m);
-        float[] eye = new float[n * n];
-        for (int i = 0; i < n; i++) eye[i * n + i] = 1f;
-        be.binary(BinaryOp.ADD, m, be.fromArray(eye, n, n), m);
-        be.release(scaled);
-        return inferenceMatrix = m;
+        return inferenceMatrix = d.backend().fused().istaMatrix(d, eta);
     }
 
     /** Parameters of one layer of width d: the norm and D. */
     static long parameterCount(long d) { return 2 * d + d * d; }
 
-    /** FLOPs for n tokens of width d in the training form (two GEMMs). */
+    /** FLOPs for n tokens of width d as the official form counts them (two GEMMs): the count {@code info} reports. */
     static double flops(double n, double d) { return 2 * (2 * n * d * d); }
 }
