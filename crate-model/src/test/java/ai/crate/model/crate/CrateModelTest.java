@@ -142,6 +142,22 @@ class CrateModelTest {
     }
 
     /**
+     * On SIMD the no-tape path runs the taped forward's kernels in the same order — ISTA's one GEMM against the same
+     * M, MSSA's column softmax whether or not A is kept — so its logits are the same bits.
+     */
+    @Test
+    void inferenceOnSimdEqualsItsTrainingForwardToTheBit() {
+        Backend simd = TestBackends.named("simd");
+        for (Pool pool : CRATE_POOLS) {
+            Crate model = new Crate(small.withPool(pool), simd, 3);
+            Tensor x = simd.empty(3, small.channels(), small.imageSize(), small.imageSize());
+            simd.randomUniform(x, 11, -1f, 1f);
+            float[] taped = model.forward(x).value().toFloatArray();
+            assertArrayEquals(taped, model.inference().logits(x).toFloatArray(), "pool " + pool);
+        }
+    }
+
+    /**
      * The no-tape inference path (logits and attention maps, as eval, predict and the white-box tools use it) on each
      * other backend against the taped forward on the reference: the same seed gives the same weights everywhere.
      */
