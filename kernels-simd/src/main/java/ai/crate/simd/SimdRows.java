@@ -15,6 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdRows {
     private static final VectorSpecies<Float> S = VectorMath.S;
     private static final int L = S.length();
+    /** n rounded up to whole vectors. */
+    static int wholeVectors(int n) { return (n + L - 1) / L * L; }
+
     /** Floats of scratch {@link #softmaxColumnsOfSymmetric} needs: L partial sums of L lanes. */
     static final int COLUMN_PARTIALS = L * L;
 
@@ -195,15 +198,16 @@ final class SimdRows {
      * horizontal reductions and one masked block per matrix instead of a masked tail per row (at MSSA's 50–200
      * tokens those dominated the row-wise softmax). Bit for bit {@link #softmaxRow}: each lane keeps the row version's
      * L partial sums (element j into partial j mod L, in order, in {@code partials}, L·L floats) and adds them up in
-     * {@link VectorMath#sum}'s pairing tree.
+     * {@link VectorMath#sum}'s pairing tree. Rows are {@code ld} ≥ n floats apart; columns n..ld, when ld is padded,
+     * are normalised too (their lanes are garbage and stay apart from the rest) rather than masked.
      */
-    static void softmaxColumnsOfSymmetric(float[] s, int off, int n, float[] partials) {
-        for (int c = 0; c < n; c += L) {   // masked throughout: an unmasked loop for full blocks measured no faster
-            VectorMask<Float> m = S.indexInRange(c, n);
+    static void softmaxColumnsOfSymmetric(float[] s, int off, int n, int ld, float[] partials) {
+        for (int c = 0; c < n; c += L) {
+            VectorMask<Float> m = S.indexInRange(c, ld);
             FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (int j = 0, at = off + c; j < n; j++, at += n) max = max.max(FloatVector.fromArray(S, s, at, m));
+            for (int j = 0, at = off + c; j < n; j++, at += ld) max = max.max(FloatVector.fromArray(S, s, at, m));
             Arrays.fill(partials, 0, L * L, 0f);
-            for (int j = 0, at = off + c; j < n; j++, at += n) {
+            for (int j = 0, at = off + c; j < n; j++, at += ld) {
                 FloatVector e = VectorMath.exp(FloatVector.fromArray(S, s, at, m).sub(max));
                 e.intoArray(s, at, m);
                 int k = (j & (L - 1)) * L;
@@ -216,7 +220,7 @@ final class SimdRows {
                 }
             }
             FloatVector inv = FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, partials, 0));
-            for (int j = 0, at = off + c; j < n; j++, at += n) {
+            for (int j = 0, at = off + c; j < n; j++, at += ld) {
                 FloatVector.fromArray(S, s, at, m).mul(inv).intoArray(s, at, m);
             }
         }
