@@ -21,11 +21,17 @@ public abstract class CpuBackend implements Backend {
     private static final boolean POISON = POISON_VALUE != null;
     private static final float POISON_FILL = POISON ? Float.parseFloat(POISON_VALUE) : 0f;
 
-    /** Released arrays by length, for {@link #allocate}; at most {@link #poolLimit} floats are kept. */
+    /**
+     * Released arrays by length, for {@link #allocate}; at most {@link #poolLimit} floats are kept. Half the maximum
+     * heap: a training step hands back all of its activations at once, and each array the pool cannot keep is
+     * garbage that the next step allocates again — under the serial collector, which grows the heap before it
+     * collects, that drift took ViT's training to the whole default heap (6 GB) with half of it live. Should the
+     * pooled arrays ever stand between an allocation and the heap, the pool is emptied and the allocation retried.
+     */
     private final Map<Integer, ArrayDeque<float[]>> pool = new HashMap<>();
     private final Set<float[]> pooled = Collections.newSetFromMap(new IdentityHashMap<>());
     private long pooledFloats;
-    private final long poolLimit = Runtime.getRuntime().maxMemory() / 4 / Float.BYTES;
+    private final long poolLimit = Runtime.getRuntime().maxMemory() / 2 / Float.BYTES;
 
     @Override
     public Tensor empty(int... shape) { return create(shape, true); }
@@ -41,10 +47,28 @@ public abstract class CpuBackend implements Backend {
                     + " elements, more than a CPU tensor can hold");
         }
         float[] d = takeFromPool((int) n);
-        if (d == null) d = new float[(int) n];            // new arrays are zero already
+        if (d == null) d = newArray((int) n);             // new arrays are zero already
         else if (zeroed) Arrays.fill(d, 0f);
         else if (POISON) Arrays.fill(d, POISON_FILL);
         return new Tensor(this, d, s, Shapes.contiguousStrides(s), 0);
+    }
+
+    private float[] newArray(int n) {
+        try {
+            return new float[n];
+        } catch (OutOfMemoryError e) {
+            if (!emptyPool()) throw e;
+            return new float[n];
+        }
+    }
+
+    /** Drops every pooled array (to the garbage collector); whether there were any. */
+    private synchronized boolean emptyPool() {
+        boolean any = pooledFloats > 0;
+        pool.clear();
+        pooled.clear();
+        pooledFloats = 0;
+        return any;
     }
 
     private synchronized float[] takeFromPool(int n) {
