@@ -103,8 +103,15 @@ final class SimdRows {
     }
 
     static float rowMax(float[] x, int off, int len) {
-        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), acc1 = acc, acc2 = acc, acc3 = acc;
         int i = 0;
+        for (; i <= len - 4 * L; i += 4 * L) {   // four chains, as in softmaxColumnsOfSymmetric
+            acc = acc.max(FloatVector.fromArray(S, x, off + i));
+            acc1 = acc1.max(FloatVector.fromArray(S, x, off + i + L));
+            acc2 = acc2.max(FloatVector.fromArray(S, x, off + i + 2 * L));
+            acc3 = acc3.max(FloatVector.fromArray(S, x, off + i + 3 * L));
+        }
+        acc = acc.max(acc1).max(acc2.max(acc3));
         for (; i <= len - L; i += L) acc = acc.max(FloatVector.fromArray(S, x, off + i));
         if (i < len) {
             VectorMask<Float> m = S.indexInRange(i, len);
@@ -202,28 +209,60 @@ final class SimdRows {
      * are normalised too (their lanes are garbage and stay apart from the rest) rather than masked.
      */
     static void softmaxColumnsOfSymmetric(float[] s, int off, int n, int ld, float[] partials) {
+        // Three passes per sixteen columns, each its own small method handing over through partials[0, L), not as a
+        // vector or mask argument: those are boxed whenever C2 declines to inline, and one large method made it
+        // decline (measured: the pass ran 2–60x slower in some compilations).
         for (int c = 0; c < n; c += L) {
-            VectorMask<Float> m = S.indexInRange(c, ld);
-            FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (int j = 0, at = off + c; j < n; j++, at += ld) max = max.max(FloatVector.fromArray(S, s, at, m));
-            Arrays.fill(partials, 0, L * L, 0f);
-            for (int j = 0, at = off + c; j < n; j++, at += ld) {
-                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, s, at, m).sub(max));
-                e.intoArray(s, at, m);
-                int k = (j & (L - 1)) * L;
-                FloatVector.fromArray(S, partials, k).add(e).intoArray(partials, k);
-            }
-            for (int half = L / 2; half > 0; half >>= 1) {
-                for (int k = 0; k < half; k++) {
-                    FloatVector.fromArray(S, partials, k * L).add(FloatVector.fromArray(S, partials, (k + half) * L))
-                            .intoArray(partials, k * L);
-                }
-            }
-            FloatVector inv = FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, partials, 0));
-            for (int j = 0, at = off + c; j < n; j++, at += ld) {
-                FloatVector.fromArray(S, s, at, m).mul(inv).intoArray(s, at, m);
+            columnMax(s, off + c, n, ld, c, partials);
+            columnExp(s, off + c, n, ld, c, partials);
+            columnScale(s, off + c, n, ld, c, partials);
+        }
+    }
+
+    /**
+     * partials[0, L) = the max down n rows (ld apart from at) of columns c.. (masked at ld), in four independent
+     * chains: a float max is several instructions deep (Java's NaN and signed-zero rules), so one chain would wait on
+     * it every row; max is exact, so the order changes no bit.
+     */
+    private static void columnMax(float[] s, int at, int n, int ld, int c, float[] partials) {
+        VectorMask<Float> m = S.indexInRange(c, ld);
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        int j = 0;
+        for (; j + 4 <= n; j += 4, at += 4 * ld) {
+            m0 = m0.max(FloatVector.fromArray(S, s, at, m));
+            m1 = m1.max(FloatVector.fromArray(S, s, at + ld, m));
+            m2 = m2.max(FloatVector.fromArray(S, s, at + 2 * ld, m));
+            m3 = m3.max(FloatVector.fromArray(S, s, at + 3 * ld, m));
+        }
+        for (; j < n; j++, at += ld) m0 = m0.max(FloatVector.fromArray(S, s, at, m));
+        m0.max(m1).max(m2.max(m3)).intoArray(partials, 0);
+    }
+
+    /** The columns ← exp(column − max), max read from partials[0, L); partials[0, L) ← 1 / the columns' sums. */
+    private static void columnExp(float[] s, int at, int n, int ld, int c, float[] partials) {
+        VectorMask<Float> m = S.indexInRange(c, ld);
+        FloatVector max = FloatVector.fromArray(S, partials, 0);
+        Arrays.fill(partials, 0, L * L, 0f);
+        for (int j = 0; j < n; j++, at += ld) {
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, s, at, m).sub(max));
+            e.intoArray(s, at, m);
+            int k = (j & (L - 1)) * L;
+            FloatVector.fromArray(S, partials, k).add(e).intoArray(partials, k);
+        }
+        for (int half = L / 2; half > 0; half >>= 1) {
+            for (int k = 0; k < half; k++) {
+                FloatVector.fromArray(S, partials, k * L).add(FloatVector.fromArray(S, partials, (k + half) * L))
+                        .intoArray(partials, k * L);
             }
         }
+        FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, partials, 0)).intoArray(partials, 0);
+    }
+
+    /** The columns ← column · partials[0, L). */
+    private static void columnScale(float[] s, int at, int n, int ld, int c, float[] partials) {
+        VectorMask<Float> m = S.indexInRange(c, ld);
+        FloatVector inv = FloatVector.fromArray(S, partials, 0);
+        for (int j = 0; j < n; j++, at += ld) FloatVector.fromArray(S, s, at, m).mul(inv).intoArray(s, at, m);
     }
 
     /** softmax: dx = y ⊙ (dy − ⟨dy, y⟩); log-softmax: dx = dy − exp(y)·Σdy. */

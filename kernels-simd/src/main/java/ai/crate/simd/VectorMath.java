@@ -30,34 +30,26 @@ final class VectorMath {
 
     private VectorMath() {}
 
-    private static final FloatVector EXP_HI = FloatVector.broadcast(S, 88.3762626647949f);
-    private static final FloatVector EXP_LO = FloatVector.broadcast(S, -87.3365447505531f);
-    private static final FloatVector LOG2E = FloatVector.broadcast(S, 1.44269504088896341f);
-    private static final FloatVector ROUNDER = FloatVector.broadcast(S, 12582912f);   // 1.5·2²³: t + R − R rounds t
-    private static final FloatVector LN2_HI = FloatVector.broadcast(S, -0.693359375f);
-    private static final FloatVector LN2_LO = FloatVector.broadcast(S, 2.12194440e-4f);
-    private static final FloatVector P0 = FloatVector.broadcast(S, 1.9875691500e-4f);
-    private static final FloatVector P1 = FloatVector.broadcast(S, 1.3981999507e-3f);
-    private static final FloatVector P2 = FloatVector.broadcast(S, 8.3334519073e-3f);
-    private static final FloatVector P3 = FloatVector.broadcast(S, 4.1665795894e-2f);
-    private static final FloatVector P4 = FloatVector.broadcast(S, 1.6666665459e-1f);
-    private static final FloatVector P5 = FloatVector.broadcast(S, 5.0000001201e-1f);
-    private static final FloatVector ONE = FloatVector.broadcast(S, 1f);
-    @SuppressWarnings("unchecked")
-    private static final IntVector BIAS = IntVector.broadcast((VectorSpecies<Integer>) S.withLanes(int.class), 127);
-
     /**
      * e^x lane by lane (Cephes' expf: x = n·ln2 + r with ln2 split in two, a degree-7 polynomial for e^r, 2ⁿ put into
      * the exponent bits): within 2 ulp of the true value for x in [−87.3, 88.4]; inputs beyond are clamped there.
+     * The constants are broadcast from scalars here rather than kept in static final vectors: C2 hoists a broadcast
+     * out of the caller's loop, but reloads a static vector's payload on every use (the column softmax ran 1.3×
+     * slower that way, measured).
      */
     static FloatVector exp(FloatVector x) {
-        FloatVector v = x.min(EXP_HI).max(EXP_LO);
-        FloatVector n = v.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
-        FloatVector r = n.fma(LN2_HI, v);                 // v − n·ln2 in two exact-product steps
-        r = n.fma(LN2_LO, r);
-        FloatVector p = r.fma(P0, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
-        FloatVector y = p.mul(r.mul(r)).add(r).add(ONE);
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(BIAS).lanewise(VectorOperators.LSHL, 23);
+        FloatVector rounder = FloatVector.broadcast(S, 12582912f);   // 1.5·2²³: t + R − R rounds t to an integer
+        FloatVector v = x.min(88.3762626647949f).max(-87.3365447505531f);
+        FloatVector n = v.mul(1.44269504088896341f).add(rounder).sub(rounder);
+        FloatVector r = n.fma(FloatVector.broadcast(S, -0.693359375f), v);   // v − n·ln2 in two exact-product steps
+        r = n.fma(FloatVector.broadcast(S, 2.12194440e-4f), r);
+        FloatVector p = r.fma(FloatVector.broadcast(S, 1.9875691500e-4f), FloatVector.broadcast(S, 1.3981999507e-3f))
+                .fma(r, FloatVector.broadcast(S, 8.3334519073e-3f))
+                .fma(r, FloatVector.broadcast(S, 4.1665795894e-2f))
+                .fma(r, FloatVector.broadcast(S, 1.6666665459e-1f))
+                .fma(r, FloatVector.broadcast(S, 5.0000001201e-1f));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
         return y.mul(bits.reinterpretAsFloats());
     }
 
