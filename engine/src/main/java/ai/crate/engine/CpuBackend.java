@@ -81,7 +81,7 @@ public abstract class CpuBackend implements Backend {
     }
 
     /**
-     * Keeps the array behind {@code t} for a later allocation of the same length (below a quarter of the maximum
+     * Keeps the array behind {@code t} for a later allocation of the same length (below half the maximum
      * heap in all; beyond that the garbage collector takes it). Releasing one array twice is a bug that would hand
      * one buffer to two tensors, so it is refused.
      */
