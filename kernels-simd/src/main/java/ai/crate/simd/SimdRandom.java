@@ -5,7 +5,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,14 +14,20 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SimdRandom {
     private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Float> FS =
-            VectorSpecies.of(float.class, VectorShape.forBitSize(LS.vectorBitSize() / 2));
+    /**
+     * The floats land in the lower half of a preferred-species vector rather than in a half-width species: float
+     * vectors of a second shape make the JDK's shared call sites (FloatVector.mul(float), min(float), …) see two
+     * classes, and in about a third of JVM runs C2 then compiled the softmax's exp without its intrinsics — every
+     * operation boxed on the heap, for the rest of the run (measured at fmnist-small: 3–4× the collections, inference
+     * 0.6× the images/s; BENCHMARKS.md, speed-work item 8).
+     */
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int N = LS.length();
     private static final int CHUNK = 1 << 14;
 
     private SimdRandom() {}
 
-    /** Uniform [0, 1) at counters start + stride·lane, lane = 0..N−1. */
+    /** Uniform [0, 1) at counters start + stride·lane in lanes 0..N−1 (the lanes above are zero). */
     private static FloatVector uniform(long seed, long start, long stride) {
         LongVector counter = LongVector.broadcast(LS, 0L).addIndex(1).mul(stride).add(start);
         LongVector z = counter.add(1).mul(CounterRandom.GOLDEN_GAMMA).add(seed);
@@ -37,7 +42,7 @@ final class SimdRandom {
         float range = high - low, below = Math.nextDown(high);
         chunks(parallel, n, (s, e) -> {
             for (int i = s; i < e; i += N) {
-                VectorMask<Float> m = FS.indexInRange(i, e);
+                VectorMask<Float> m = FS.indexInRange(0, Math.min(N, e - i));
                 // Multiply then add, two roundings, exactly as CounterRandom.uniform(seed, i, low, high) does.
                 uniform(seed, i, 1).mul(range).add(low).min(below).intoArray(o, oo + i, m);
             }
