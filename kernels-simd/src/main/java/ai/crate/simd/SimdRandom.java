@@ -14,14 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SimdRandom {
     private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;
-    /**
-     * The floats land in the lower half of a preferred-species vector rather than in a half-width species: float
-     * vectors of a second shape make the JDK's shared call sites (FloatVector.mul(float), min(float), …) see two
-     * classes, and in about a third of JVM runs C2 then compiled the softmax's exp without its intrinsics — every
-     * operation boxed on the heap, for the rest of the run (measured at fmnist-small: 3–4× the collections, inference
-     * 0.6× the images/s; BENCHMARKS.md, speed-work item 8).
-     */
-    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    /** The floats land in the lower lanes of the kernels' one float species ({@link VectorMath#S}: why one). */
+    private static final VectorSpecies<Float> FS = VectorMath.S;
     private static final int N = LS.length();
     private static final int CHUNK = 1 << 14;
 

@@ -23,6 +23,12 @@ import jdk.incubator.vector.VectorSpecies;
  * through a one-vector scratch, so the loop body exists once and needs no mask.
  */
 final class VectorMath {
+    /**
+     * The one float species of every SIMD kernel. A float vector of a second shape (SimdRandom once made its floats
+     * half-width) makes the JDK's shared call sites (FloatVector.mul(float), min(float), …) see two classes, and in
+     * about a third of JVM runs C2 then compiled exp without its intrinsics, every operation boxed for the rest of the
+     * run (fmnist-small: 3–4× the collections, inference 0.6× the images/s; BENCHMARKS.md, speed-work item 8).
+     */
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final float INV_SQRT2 = (float) Math.sqrt(0.5);
