@@ -17,10 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * to an uninterrupted one. Built only from correctly rounded operations (add, mul, fma, min, max, conversions), these
  * give the same bits in every execution mode.
  *
- * <p>GELU and its derivative: Each is one loop with the whole formula
- * written inline: a helper that takes or returns a vector must be inlined by C2 or every vector crossing it is boxed
- * on the heap, and C2 declined to inline such a helper in some compilations (GELU then ran 5x slower). Tails go
- * through a one-vector scratch, so the loop body exists once and needs no mask.
+ * <p>GELU and its derivative: a helper that takes or returns a vector must be inlined by C2 or every vector crossing
+ * it is boxed on the heap, and C2 declines once a method grows past its node limit (GELU then ran 5x slower). So
+ * GELU is one loop with its formula written inline, calling exp once, and the derivative, which needs two exps, runs
+ * in passes of one exp each. Tails go through a one-vector scratch, so each loop body exists once and needs no mask.
  */
 final class VectorMath {
     /**
@@ -85,44 +85,56 @@ final class VectorMath {
     /** o[i] = x[i]·Φ(x[i]) for i < n. */
     static void gelu(float[] x, int xo, float[] o, int oo, int n) {
         int full = n - n % L;
-        gelu(x, xo, null, 0, o, oo, full);
+        geluWhole(x, xo, o, oo, full);
         if (full < n) {
             float[] tail = new float[L];
             System.arraycopy(x, xo + full, tail, 0, n - full);
-            gelu(tail, 0, null, 0, tail, 0, L);
+            geluWhole(tail, 0, tail, 0, L);
             System.arraycopy(tail, 0, o, oo + full, n - full);
         }
     }
 
-    /** dx[i] = dy[i]·(Φ(x[i]) + x[i]·φ(x[i])) for i < n. */
+    /**
+     * dx[i] = dy[i]·(Φ(x[i]) + x[i]·φ(x[i])) for i < n, in blocks of three passes — exp's arguments, exp over them,
+     * the product — so that each loop calls exp at most once. With both exps in one loop C2 reached its inlining
+     * node limit at the second, which then boxed every vector crossing it (5.2 GB/s against the forward's 14, and
+     * 9.7 % of a ViT train step; BENCHMARKS.md, speed-work item 9). Same operations in the same order: same bits.
+     */
     static void geluBackward(float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n) {
+        float[] scratch = new float[3 * BLOCK];
         int full = n - n % L;
-        gelu(x, xo, dy, dyo, dx, dxo, full);
+        for (int s = 0; s < full; s += BLOCK) {
+            geluBackwardBlock(x, xo + s, dy, dyo + s, dx, dxo + s, Math.min(BLOCK, full - s), scratch);
+        }
         if (full < n) {
             float[] tailX = new float[L], tailDy = new float[L];
             System.arraycopy(x, xo + full, tailX, 0, n - full);
             System.arraycopy(dy, dyo + full, tailDy, 0, n - full);
-            gelu(tailX, 0, tailDy, 0, tailX, 0, L);
+            geluBackwardBlock(tailX, 0, tailDy, 0, tailX, 0, L, scratch);
             System.arraycopy(tailX, 0, dx, dxo + full, n - full);
         }
     }
 
-    /**
-     * Over whole vectors (n a multiple of L): GELU when dy is null, else its derivative times dy. Φ comes from
-     * erfc(z), z = |x|/√2 ≥ 0, by the Chebyshev-fitted form t·exp(−z² + P(t)), t = 1/(1 + z/2) (Numerical Recipes'
-     * erfcc): fractional error below 1.2e-7 for every z, so the left tail keeps its relative precision.
-     */
-    private static void gelu(float[] x, int xo, float[] dy, int dyo, float[] o, int oo, int n) {
-        // Every constant is a vector made before the loop: a scalar operand inside it would be a broadcast per
-        // iteration, which C2 does not always turn into a register.
+    /** Floats per pass of geluBackward: its three scratch rows (12 KB at 16 lanes) stay in L1. */
+    private static final int BLOCK = 64 * L;
+
+    // Φ comes from erfc(z), z = |x|/√2 ≥ 0, by the Chebyshev-fitted form t·exp(−z² + P(t)), t = 1/(1 + z/2)
+    // (Numerical Recipes' erfcc): fractional error below 1.2e-7 for every z, so the left tail keeps its relative
+    // precision. Every constant is a vector made before its loop: a scalar operand inside it would be a broadcast per
+    // iteration, which C2 does not always turn into a register.
+    private static final float C9 = 0.17087277f, C8 = -0.82215223f, C7 = 1.48851587f, C6 = -1.13520398f;
+    private static final float C5 = 0.27886807f, C4 = -0.18628806f, C3 = 0.09678418f, C2 = 0.37409196f;
+    private static final float C1 = 1.00002368f, C0 = -1.26551223f;
+
+    /** o = x·Φ(x) over whole vectors (n a multiple of L). */
+    private static void geluWhole(float[] x, int xo, float[] o, int oo, int n) {
         FloatVector one = FloatVector.broadcast(S, 1f), zero = FloatVector.zero(S), half = FloatVector.broadcast(S, 0.5f);
-        FloatVector invSqrt2 = FloatVector.broadcast(S, INV_SQRT2), invSqrt2Pi = FloatVector.broadcast(S, INV_SQRT_2PI);
-        FloatVector minusHalf = FloatVector.broadcast(S, -0.5f);
-        FloatVector c9 = FloatVector.broadcast(S, 0.17087277f), c8 = FloatVector.broadcast(S, -0.82215223f);
-        FloatVector c7 = FloatVector.broadcast(S, 1.48851587f), c6 = FloatVector.broadcast(S, -1.13520398f);
-        FloatVector c5 = FloatVector.broadcast(S, 0.27886807f), c4 = FloatVector.broadcast(S, -0.18628806f);
-        FloatVector c3 = FloatVector.broadcast(S, 0.09678418f), c2 = FloatVector.broadcast(S, 0.37409196f);
-        FloatVector c1 = FloatVector.broadcast(S, 1.00002368f), c0 = FloatVector.broadcast(S, -1.26551223f);
+        FloatVector invSqrt2 = FloatVector.broadcast(S, INV_SQRT2);
+        FloatVector c9 = FloatVector.broadcast(S, C9), c8 = FloatVector.broadcast(S, C8);
+        FloatVector c7 = FloatVector.broadcast(S, C7), c6 = FloatVector.broadcast(S, C6);
+        FloatVector c5 = FloatVector.broadcast(S, C5), c4 = FloatVector.broadcast(S, C4);
+        FloatVector c3 = FloatVector.broadcast(S, C3), c2 = FloatVector.broadcast(S, C2);
+        FloatVector c1 = FloatVector.broadcast(S, C1), c0 = FloatVector.broadcast(S, C0);
         for (int i = 0; i < n; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xo + i);
             FloatVector z = v.abs().mul(invSqrt2);
@@ -131,13 +143,49 @@ final class VectorMath {
                     .fma(t, c1).fma(t, c0);
             FloatVector halfErfc = t.mul(exp(z.mul(z).neg().add(p))).mul(half);
             VectorMask<Float> negative = v.compare(VectorOperators.LT, zero);
-            FloatVector cdf = one.sub(halfErfc).blend(halfErfc, negative);
-            if (dy == null) {
-                v.mul(cdf).intoArray(o, oo + i);
-            } else {
-                FloatVector pdf = exp(v.mul(v).mul(minusHalf)).mul(invSqrt2Pi);
-                v.fma(pdf, cdf).mul(FloatVector.fromArray(S, dy, dyo + i)).intoArray(o, oo + i);
-            }
+            v.mul(one.sub(halfErfc).blend(halfErfc, negative)).intoArray(o, oo + i);
         }
+    }
+
+    /**
+     * One block of geluBackward (n ≤ BLOCK, a multiple of L). scratch holds t, then e^(−z² + P(t)) at BLOCK, then
+     * e^(−x²/2) at 2·BLOCK.
+     */
+    private static void geluBackwardBlock(float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n,
+            float[] scratch) {
+        FloatVector one = FloatVector.broadcast(S, 1f), half = FloatVector.broadcast(S, 0.5f);
+        FloatVector invSqrt2 = FloatVector.broadcast(S, INV_SQRT2), minusHalf = FloatVector.broadcast(S, -0.5f);
+        FloatVector c9 = FloatVector.broadcast(S, C9), c8 = FloatVector.broadcast(S, C8);
+        FloatVector c7 = FloatVector.broadcast(S, C7), c6 = FloatVector.broadcast(S, C6);
+        FloatVector c5 = FloatVector.broadcast(S, C5), c4 = FloatVector.broadcast(S, C4);
+        FloatVector c3 = FloatVector.broadcast(S, C3), c2 = FloatVector.broadcast(S, C2);
+        FloatVector c1 = FloatVector.broadcast(S, C1), c0 = FloatVector.broadcast(S, C0);
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
+            FloatVector z = v.abs().mul(invSqrt2);
+            FloatVector t = one.div(z.fma(half, one));
+            FloatVector p = t.fma(c9, c8).fma(t, c7).fma(t, c6).fma(t, c5).fma(t, c4).fma(t, c3).fma(t, c2)
+                    .fma(t, c1).fma(t, c0);
+            t.intoArray(scratch, i);
+            z.mul(z).neg().add(p).intoArray(scratch, BLOCK + i);
+            v.mul(v).mul(minusHalf).intoArray(scratch, 2 * BLOCK + i);
+        }
+        expInPlace(scratch, BLOCK, n);
+        expInPlace(scratch, 2 * BLOCK, n);
+        FloatVector zero = FloatVector.zero(S), invSqrt2Pi = FloatVector.broadcast(S, INV_SQRT_2PI);
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
+            FloatVector halfErfc = FloatVector.fromArray(S, scratch, i)
+                    .mul(FloatVector.fromArray(S, scratch, BLOCK + i)).mul(half);
+            VectorMask<Float> negative = v.compare(VectorOperators.LT, zero);
+            FloatVector cdf = one.sub(halfErfc).blend(halfErfc, negative);
+            FloatVector pdf = FloatVector.fromArray(S, scratch, 2 * BLOCK + i).mul(invSqrt2Pi);
+            v.fma(pdf, cdf).mul(FloatVector.fromArray(S, dy, dyo + i)).intoArray(dx, dxo + i);
+        }
+    }
+
+    /** a[o + i] = e^a[o + i] for i < n (a multiple of L). */
+    private static void expInPlace(float[] a, int o, int n) {
+        for (int i = 0; i < n; i += L) exp(FloatVector.fromArray(S, a, o + i)).intoArray(a, o + i);
     }
 }
