@@ -209,15 +209,24 @@ final class SimdRows {
      * are normalised too (their lanes are garbage and stay apart from the rest) rather than masked.
      */
     static void softmaxColumnsOfSymmetric(float[] s, int off, int n, int ld, float[] partials) {
-        // Three passes per sixteen columns, each its own small method handing over through partials[0, L), not as a
-        // vector or mask argument: those are boxed whenever C2 declines to inline, and one large method made it
-        // decline (measured: the pass ran 2–60x slower in some compilations).
         for (int c = 0; c < n; c += L) {
-            columnMax(s, off + c, n, ld, c, partials);
-            columnExp(s, off + c, n, ld, c, partials);
-            columnScale(s, off + c, n, ld, c, partials);
+            for (ColumnPass pass : COLUMN_PASSES) pass.run(s, off + c, n, ld, c, partials);
         }
     }
+
+    /**
+     * One of the column softmax's three passes over sixteen columns, handing over through partials[0, L) rather than
+     * as a vector or mask argument, which would be boxed wherever C2 declines to inline. They are called through this
+     * interface, three classes at one call site, so that C2 compiles each on its own: called directly, C2 inlined
+     * the max and exp passes into their caller and then, at its node limit, declined exp itself — every vector of
+     * the exp pass boxed for the rest of the run (2.5 GB/s of garbage at fmnist-small inference; BENCHMARKS.md,
+     * speed-work item 9).
+     */
+    private interface ColumnPass {
+        void run(float[] s, int at, int n, int ld, int c, float[] partials);
+    }
+
+    private static final ColumnPass[] COLUMN_PASSES = {SimdRows::columnMax, SimdRows::columnExp, SimdRows::columnScale};
 
     /**
      * partials[0, L) = the max down n rows (ld apart from at) of columns c.. (masked at ld), in four independent
