@@ -151,6 +151,22 @@ final class SimdRows {
         return VectorMath.sum(acc);
     }
 
+    /**
+     * o[i] = exp(x[i] − shift): {@link #expShiftSum}'s values without the sum, which {@link #rowSum} of o then gives
+     * bit for bit (the same lanes added in the same order; +0 in the masked lanes of the tail changes none of
+     * these positive sums). Apart, each stays within C2's inlining budget; together they did not (VectorMath.sum
+     * boxed, crate-tiny training).
+     */
+    static void expShift(float[] x, int xo, float[] o, int oo, int len, float shift) {
+        FloatVector shiftV = FloatVector.broadcast(S, shift);
+        int i = 0;
+        for (; i <= len - L; i += L) VectorMath.exp(FloatVector.fromArray(S, x, xo + i).sub(shiftV)).intoArray(o, oo + i);
+        if (i < len) {
+            VectorMask<Float> m = S.indexInRange(i, len);
+            VectorMath.exp(FloatVector.fromArray(S, x, xo + i, m).sub(shiftV)).intoArray(o, oo + i, m);
+        }
+    }
+
     /** Σ exp(x[i] − shift) without storing. */
     static float expShiftSum(float[] x, int xo, int len, float shift) {
         FloatVector acc = FloatVector.zero(S), shiftV = FloatVector.broadcast(S, shift);
@@ -195,9 +211,30 @@ final class SimdRows {
 
     /** o[or..or+c) = softmax of x[xr..xr+c): the row every softmax here computes, and the bits the others match. */
     static void softmaxRow(float[] x, int xr, float[] o, int or, int c) {
-        float sum = expShiftSum(x, xr, o, or, c, rowMax(x, xr, c));
-        affineRow(o, or, o, or, c, 1f / sum, 0f);
+        float carry = 0f;
+        for (RowPass pass : SOFTMAX_ROW_PASSES) carry = pass.run(x, xr, o, or, c, carry);
     }
+
+    /**
+     * A pass of {@link #softmaxRow}, taking and returning the float the next pass needs: the max, the max again (the
+     * exps written to o), then 1 / their sum. Called through this interface for the reason given at {@link ColumnPass}: called directly, C2 inlined
+     * the passes into the attention's row loop and then boxed the exp pass's vectors (crate-tiny training).
+     */
+    private interface RowPass {
+        float run(float[] x, int xr, float[] o, int or, int c, float carry);
+    }
+
+    private static final RowPass[] SOFTMAX_ROW_PASSES = {
+            (x, xr, o, or, c, unused) -> rowMax(x, xr, c),
+            (x, xr, o, or, c, max) -> {
+                expShift(x, xr, o, or, c, max);
+                return max;
+            },
+            (x, xr, o, or, c, unused) -> 1f / rowSum(o, or, c),
+            (x, xr, o, or, c, inverse) -> {
+                affineRow(o, or, o, or, c, inverse, 0f);
+                return 0f;
+            }};
 
     /**
      * The n×n softmax by rows of a <em>symmetric</em> s, written transposed: s ← Aᵀ, A = softmax(s) by rows. Row i
@@ -217,7 +254,8 @@ final class SimdRows {
     /**
      * One of the column softmax's three passes over sixteen columns, handing over through partials[0, L) rather than
      * as a vector or mask argument, which would be boxed wherever C2 declines to inline. They are called through this
-     * interface, three classes at one call site, so that C2 compiles each on its own: called directly, C2 inlined
+     * interface, three classes at one call site, which C2 leaves a virtual call, so that it compiles each pass on its
+     * own: called directly, C2 inlined
      * the max and exp passes into their caller and then, at its node limit, declined exp itself — every vector of
      * the exp pass boxed for the rest of the run (2.5 GB/s of garbage at fmnist-small inference; BENCHMARKS.md,
      * speed-work item 9).
