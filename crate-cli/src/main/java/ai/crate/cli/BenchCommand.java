@@ -134,7 +134,7 @@ final class BenchCommand implements Callable<Integer> {
         };
         Runnable inferStep = () -> model.inference().logits(images);
         if (profile) return profile(profiler, c, b, trainStep, inferStep);
-        double[] train = noTrain ? new double[0] : measure(be, trainStep, b), infer = measure(be, inferStep, b);
+        Timing train = noTrain ? null : measure(be, trainStep, b), infer = measure(be, inferStep, b);
 
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("config", config);
@@ -142,10 +142,12 @@ final class BenchCommand implements Callable<Integer> {
         out.put("backend", be.name());
         out.put("device", be.toString());
         out.put("threads", threadsOf(be));
-        out.put("train_img_s", noTrain ? null : median(train));
-        out.put("infer_img_s", median(infer));
-        out.put("train_runs", train);
-        out.put("infer_runs", infer);
+        out.put("train_img_s", noTrain ? null : median(train.rates()));
+        out.put("infer_img_s", median(infer.rates()));
+        out.put("train_runs", noTrain ? new double[0] : train.rates());
+        out.put("infer_runs", infer.rates());
+        out.put("train_alloc_mb_per_step", noTrain ? null : train.allocatedMbPerStep());
+        out.put("infer_alloc_mb_per_step", infer.allocatedMbPerStep());
         out.put("image_size", c.imageSize());
         out.put("tokens", c.tokens());
         if (attention) attentionTimes(model, be, b, c.tokens()).forEach(out::put);
@@ -153,16 +155,17 @@ final class BenchCommand implements Callable<Integer> {
         out.put("peak_rss_mb", peakRssMb());
         double flops = Architectures.forwardFlopsPerImage(c);
         out.put("params", Architectures.parameterCount(c));
-        out.put("train_gflop_s", noTrain ? null : median(train) * 3 * flops / 1e9);
-        out.put("infer_gflop_s", median(infer) * flops / 1e9);
+        out.put("train_gflop_s", noTrain ? null : median(train.rates()) * 3 * flops / 1e9);
+        out.put("infer_gflop_s", median(infer.rates()) * flops / 1e9);
         out.put("java", Runtime.version().toString());
         if (json) {
             spec.commandLine().getOut().println(new Gson().toJson(out));
         } else {
             spec.commandLine().getOut().printf("%s batch %d on %s (%s threads): %sinference %.1f img/s, peak heap %.0f MB,"
-                            + " peak RSS %s MB%n", config, b, be, out.get("threads"), noTrain ? ""
-                            : String.format(Locale.ROOT, "train %.1f img/s, ", median(train)),
-                    median(infer), peakHeapMb(), out.get("peak_rss_mb"));
+                            + " peak RSS %s MB; heap allocated per step: %s%s MB inference%n", config, b, be,
+                    out.get("threads"), noTrain ? "" : String.format(Locale.ROOT, "train %.1f img/s, ", median(train.rates())),
+                    median(infer.rates()), peakHeapMb(), out.get("peak_rss_mb"),
+                    noTrain ? "" : megabytes(train.allocatedMbPerStep()) + " MB train, ", megabytes(infer.allocatedMbPerStep()));
         }
         return 0;
     }
@@ -188,8 +191,8 @@ final class BenchCommand implements Callable<Integer> {
             out.releaseGraph();
         };
         Map<String, Object> times = new LinkedHashMap<>();
-        times.put("attention_fwd_ms", 1000 * b / median(measure(be, forward, b)));
-        times.put("attention_train_ms", 1000 * b / median(measure(be, train, b)));
+        times.put("attention_fwd_ms", 1000 * b / median(measure(be, forward, b).rates()));
+        times.put("attention_train_ms", 1000 * b / median(measure(be, train, b).rates()));
         return times;
     }
 
@@ -222,18 +225,38 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Images/s of each timed run after the warm-up steps. */
-    private double[] measure(Backend backend, Runnable step, int b) {
+    /**
+     * Images/s of each timed run after the warm-up, and the Java heap allocated per timed step by all threads: the
+     * tape and a few buffers come to a few MB, while hundreds mean boxed vectors — a kernel C2 compiled without its
+     * Vector API intrinsics (BENCHMARKS.md, speed-work items 8 and 9). Null where the JVM does not count allocation.
+     */
+    record Timing(double[] rates, Double allocatedMbPerStep) {}
+
+    private Timing measure(Backend backend, Runnable step, int b) {
         for (int i = 0; i < warmup; i++) step.run();
         backend.synchronize();
         double[] rates = new double[runs];
+        long allocated0 = allocatedBytes();
         for (int run = 0; run < runs; run++) {
             long t0 = System.nanoTime();
             for (int s = 0; s < steps; s++) step.run();
             backend.synchronize();   // an asynchronous backend (CUDA) has only queued the last steps
             rates[run] = (double) b * steps / ((System.nanoTime() - t0) / 1e9);
         }
-        return rates;
+        long allocated1 = allocatedBytes();
+        Double perStep = allocated0 < 0 || allocated1 < 0 ? null
+                : (allocated1 - allocated0) / 1048576.0 / ((double) runs * steps);
+        return new Timing(rates, perStep);
+    }
+
+    private static String megabytes(Double mb) {
+        return mb == null ? "n/a" : String.format(Locale.ROOT, "%.1f", mb);
+    }
+
+    /** Heap bytes allocated by every thread since the JVM started, dead ones included; −1 when not counted. */
+    private static long allocatedBytes() {
+        return ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+                && t.isThreadAllocatedMemoryEnabled() ? t.getTotalThreadAllocatedBytes() : -1;
     }
 
     static double median(double[] v) {

@@ -236,15 +236,17 @@ class CrateCliTest {
                 "1", "--json", "--backend", "simd");
         assertEquals(0, r.code(), r.err());
         JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
-        for (String k : new String[] {"train_img_s", "infer_img_s", "peak_heap_mb"}) {
-            assertTrue(o.get(k).getAsDouble() > 0, k + " in " + r.out());
+        for (String k : new String[] {"train_img_s", "infer_img_s", "peak_heap_mb", "train_alloc_mb_per_step"}) {
+            assertTrue(o.get(k).getAsDouble() > 0, k + " in " + r.out());   // a train step's tape is on the heap
         }
+        assertTrue(o.get("infer_alloc_mb_per_step").getAsDouble() >= 0, r.out());
         assertEquals(2, o.get("batch").getAsInt());
         Run inferOnly = run("bench", "--config", "fmnist-small", "--batch", "2", "--warmup", "0", "--runs", "1",
                 "--steps", "1", "--json", "--no-train", "--backend", "simd");
         assertEquals(0, inferOnly.code(), inferOnly.err());
         JsonObject i = JsonParser.parseString(inferOnly.out()).getAsJsonObject();
-        assertTrue(i.get("infer_img_s").getAsDouble() > 0 && !i.has("train_img_s"), inferOnly.out());
+        assertTrue(i.get("infer_img_s").getAsDouble() > 0 && !i.has("train_img_s") && !i.has("train_alloc_mb_per_step")
+                && i.has("infer_alloc_mb_per_step"), inferOnly.out());
         Run bad = run("bench", "--config", "no-such-model");
         assertEquals(2, bad.code());
         assertTrue(Stream.of("no-such-model", "fmnist-small").allMatch(bad.err()::contains), bad.err());
