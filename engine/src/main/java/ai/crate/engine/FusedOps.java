@@ -1,6 +1,8 @@
 package ai.crate.engine;
 
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The optional fused ops of a {@link Backend}: CRATE's layers (MSSA, ISTA), norms over many tensors and the optimizer
@@ -159,14 +161,22 @@ public class FusedOps {
         be.gemm(-eta, dict, true, dict, false, 0f, m);
         be.affine(dict, eta, 0f, scaled);
         be.binary(BinaryOp.ADD, m, scaled, m);
-        float[] eye = new float[d * d];
-        for (int i = 0; i < d; i++) eye[i * d + i] = 1f;
-        Tensor identity = be.fromArray(eye, d, d);
-        be.binary(BinaryOp.ADD, m, identity, m);
+        be.binary(BinaryOp.ADD, m, identity(d), m);
         be.release(scaled);
-        be.release(identity);
         return m;
     }
+
+    /** The d×d identity {@link #istaMatrix} adds, made once per width: two fresh d² arrays per call were half of a
+     * d = 384 train step's garbage (BENCHMARKS.md, speed-work item 9). */
+    private Tensor identity(int d) {
+        return identities.computeIfAbsent(d, n -> {
+            float[] eye = new float[n * n];
+            for (int i = 0; i < n; i++) eye[i * n + i] = 1f;
+            return be.fromArray(eye, n, n);
+        });
+    }
+
+    private final Map<Integer, Tensor> identities = new ConcurrentHashMap<>();
 
     /**
      * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0], dx = G Mᵀ and, through dM = xᵀG, overwrites
