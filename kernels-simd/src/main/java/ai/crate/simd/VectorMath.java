@@ -19,8 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>GELU and its derivative: a helper that takes or returns a vector must be inlined by C2 or every vector crossing
  * it is boxed on the heap, and C2 declines once a method grows past its node limit (GELU then ran 5x slower). So
- * GELU is one loop with its formula written inline, calling exp once, and the derivative, which needs two exps, runs
- * in passes of one exp each. Tails go through a one-vector scratch, so each loop body exists once and needs no mask.
+ * GELU and its derivative run in passes over L1 blocks, one exp per loop. Tails go through a one-vector scratch, so
+ * each loop body exists once and needs no mask.
  */
 final class VectorMath {
     /**
@@ -84,39 +84,49 @@ final class VectorMath {
 
     /** o[i] = x[i]·Φ(x[i]) for i < n. */
     static void gelu(float[] x, int xo, float[] o, int oo, int n) {
-        int full = n - n % L;
-        geluWhole(x, xo, o, oo, full);
-        if (full < n) {
-            float[] tail = new float[L];
-            System.arraycopy(x, xo + full, tail, 0, n - full);
-            geluWhole(tail, 0, tail, 0, L);
-            System.arraycopy(tail, 0, o, oo + full, n - full);
-        }
+        gelu(x, xo, null, 0, o, oo, n);
     }
 
     /**
-     * dx[i] = dy[i]·(Φ(x[i]) + x[i]·φ(x[i])) for i < n, in blocks of three passes — exp's arguments, exp over them,
-     * the product — so that each loop calls exp at most once. With both exps in one loop C2 reached its inlining
-     * node limit at the second, which then boxed every vector crossing it (5.2 GB/s against the forward's 14, and
-     * 9.7 % of a ViT train step; BENCHMARKS.md, speed-work item 9). Same operations in the same order: same bits.
+     * dx[i] = dy[i]·(Φ(x[i]) + x[i]·φ(x[i])) for i < n. Both GELU and its derivative run in blocks of passes — exp's
+     * arguments, exp over them, the product — so that each loop calls exp at most once: with the derivative's two
+     * exps in one loop C2 reached its inlining node limit at the second, which then boxed every vector crossing it
+     * (5.2 GB/s against the forward's 14, and 9.7 % of a ViT train step; BENCHMARKS.md, speed-work item 9).
      */
     static void geluBackward(float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n) {
+        gelu(x, xo, dy, dyo, dx, dxo, n);
+    }
+
+    /** GELU when dy is null, else its derivative times dy, for i < n; the tail through a one-vector scratch. */
+    private static void gelu(float[] x, int xo, float[] dy, int dyo, float[] o, int oo, int n) {
         float[] scratch = new float[3 * BLOCK];
         int full = n - n % L;
         for (int s = 0; s < full; s += BLOCK) {
-            geluBackwardBlock(x, xo + s, dy, dyo + s, dx, dxo + s, Math.min(BLOCK, full - s), scratch);
+            geluBlock(x, xo + s, dy, dyo + s, o, oo + s, Math.min(BLOCK, full - s), scratch);
         }
         if (full < n) {
-            float[] tailX = new float[L], tailDy = new float[L];
+            float[] tailX = new float[L], tailDy = dy == null ? null : new float[L];
             System.arraycopy(x, xo + full, tailX, 0, n - full);
-            System.arraycopy(dy, dyo + full, tailDy, 0, n - full);
-            geluBackwardBlock(tailX, 0, tailDy, 0, tailX, 0, L, scratch);
-            System.arraycopy(tailX, 0, dx, dxo + full, n - full);
+            if (dy != null) System.arraycopy(dy, dyo + full, tailDy, 0, n - full);
+            geluBlock(tailX, 0, tailDy, 0, tailX, 0, L, scratch);
+            System.arraycopy(tailX, 0, o, oo + full, n - full);
         }
     }
 
-    /** Floats per pass of geluBackward: its three scratch rows (12 KB at 16 lanes) stay in L1. */
+    /** Floats per pass: the three scratch rows (12 KB at 16 lanes) stay in L1. */
     private static final int BLOCK = 64 * L;
+
+    /** One block (n ≤ BLOCK, a multiple of L): the arguments, their exps, then the product. */
+    private static void geluBlock(float[] x, int xo, float[] dy, int dyo, float[] o, int oo, int n, float[] scratch) {
+        erfcParts(x, xo, n, scratch, dy != null);
+        expInPlace(scratch, BLOCK, n);
+        if (dy == null) {
+            geluProduct(x, xo, o, oo, n, scratch);
+        } else {
+            expInPlace(scratch, 2 * BLOCK, n);
+            geluDerivativeProduct(x, xo, dy, dyo, o, oo, n, scratch);
+        }
+    }
 
     // Φ comes from erfc(z), z = |x|/√2 ≥ 0, by the Chebyshev-fitted form t·exp(−z² + P(t)), t = 1/(1 + z/2)
     // (Numerical Recipes' erfcc): fractional error below 1.2e-7 for every z, so the left tail keeps its relative
@@ -126,33 +136,8 @@ final class VectorMath {
     private static final float C5 = 0.27886807f, C4 = -0.18628806f, C3 = 0.09678418f, C2 = 0.37409196f;
     private static final float C1 = 1.00002368f, C0 = -1.26551223f;
 
-    /** o = x·Φ(x) over whole vectors (n a multiple of L). */
-    private static void geluWhole(float[] x, int xo, float[] o, int oo, int n) {
-        FloatVector one = FloatVector.broadcast(S, 1f), zero = FloatVector.zero(S), half = FloatVector.broadcast(S, 0.5f);
-        FloatVector invSqrt2 = FloatVector.broadcast(S, INV_SQRT2);
-        FloatVector c9 = FloatVector.broadcast(S, C9), c8 = FloatVector.broadcast(S, C8);
-        FloatVector c7 = FloatVector.broadcast(S, C7), c6 = FloatVector.broadcast(S, C6);
-        FloatVector c5 = FloatVector.broadcast(S, C5), c4 = FloatVector.broadcast(S, C4);
-        FloatVector c3 = FloatVector.broadcast(S, C3), c2 = FloatVector.broadcast(S, C2);
-        FloatVector c1 = FloatVector.broadcast(S, C1), c0 = FloatVector.broadcast(S, C0);
-        for (int i = 0; i < n; i += L) {
-            FloatVector v = FloatVector.fromArray(S, x, xo + i);
-            FloatVector z = v.abs().mul(invSqrt2);
-            FloatVector t = one.div(z.fma(half, one));
-            FloatVector p = t.fma(c9, c8).fma(t, c7).fma(t, c6).fma(t, c5).fma(t, c4).fma(t, c3).fma(t, c2)
-                    .fma(t, c1).fma(t, c0);
-            FloatVector halfErfc = t.mul(exp(z.mul(z).neg().add(p))).mul(half);
-            VectorMask<Float> negative = v.compare(VectorOperators.LT, zero);
-            v.mul(one.sub(halfErfc).blend(halfErfc, negative)).intoArray(o, oo + i);
-        }
-    }
-
-    /**
-     * One block of geluBackward (n ≤ BLOCK, a multiple of L). scratch holds t, then e^(−z² + P(t)) at BLOCK, then
-     * e^(−x²/2) at 2·BLOCK.
-     */
-    private static void geluBackwardBlock(float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n,
-            float[] scratch) {
+    /** scratch ← t at 0, −z² + P(t) at BLOCK and, when {@code pdf}, −x²/2 at 2·BLOCK (n a multiple of L). */
+    private static void erfcParts(float[] x, int xo, int n, float[] scratch, boolean pdf) {
         FloatVector one = FloatVector.broadcast(S, 1f), half = FloatVector.broadcast(S, 0.5f);
         FloatVector invSqrt2 = FloatVector.broadcast(S, INV_SQRT2), minusHalf = FloatVector.broadcast(S, -0.5f);
         FloatVector c9 = FloatVector.broadcast(S, C9), c8 = FloatVector.broadcast(S, C8);
@@ -168,11 +153,27 @@ final class VectorMath {
                     .fma(t, c1).fma(t, c0);
             t.intoArray(scratch, i);
             z.mul(z).neg().add(p).intoArray(scratch, BLOCK + i);
-            v.mul(v).mul(minusHalf).intoArray(scratch, 2 * BLOCK + i);
+            if (pdf) v.mul(v).mul(minusHalf).intoArray(scratch, 2 * BLOCK + i);
         }
-        expInPlace(scratch, BLOCK, n);
-        expInPlace(scratch, 2 * BLOCK, n);
-        FloatVector zero = FloatVector.zero(S), invSqrt2Pi = FloatVector.broadcast(S, INV_SQRT_2PI);
+    }
+
+    /** o = x·Φ(x), from scratch's t and e^(−z² + P(t)). */
+    private static void geluProduct(float[] x, int xo, float[] o, int oo, int n, float[] scratch) {
+        FloatVector one = FloatVector.broadcast(S, 1f), half = FloatVector.broadcast(S, 0.5f), zero = FloatVector.zero(S);
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
+            FloatVector halfErfc = FloatVector.fromArray(S, scratch, i)
+                    .mul(FloatVector.fromArray(S, scratch, BLOCK + i)).mul(half);
+            VectorMask<Float> negative = v.compare(VectorOperators.LT, zero);
+            v.mul(one.sub(halfErfc).blend(halfErfc, negative)).intoArray(o, oo + i);
+        }
+    }
+
+    /** dx = dy·(Φ(x) + x·φ(x)), from scratch's t, e^(−z² + P(t)) and e^(−x²/2). */
+    private static void geluDerivativeProduct(float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n,
+            float[] scratch) {
+        FloatVector one = FloatVector.broadcast(S, 1f), half = FloatVector.broadcast(S, 0.5f), zero = FloatVector.zero(S);
+        FloatVector invSqrt2Pi = FloatVector.broadcast(S, INV_SQRT_2PI);
         for (int i = 0; i < n; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xo + i);
             FloatVector halfErfc = FloatVector.fromArray(S, scratch, i)
