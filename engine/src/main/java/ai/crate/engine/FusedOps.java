@@ -166,8 +166,10 @@ public class FusedOps {
         return m;
     }
 
-    /** The d×d identity {@link #istaMatrix} adds, made once per width: two fresh d² arrays per call were half of a
+    /** The d×d identities {@link #istaMatrix} adds, made once per width: two fresh d² arrays per call were half of a
      * d = 384 train step's garbage (BENCHMARKS.md, speed-work item 9). */
+    private final Map<Integer, Tensor> identities = new ConcurrentHashMap<>();
+
     private Tensor identity(int d) {
         return identities.computeIfAbsent(d, n -> {
             float[] eye = new float[n * n];
@@ -175,8 +177,6 @@ public class FusedOps {
             return be.fromArray(eye, n, n);
         });
     }
-
-    private final Map<Integer, Tensor> identities = new ConcurrentHashMap<>();
 
     /**
      * Gradients of {@link #istaForward}: with G = dout ⊙ [out > 0], dx = G Mᵀ and, through dM = xᵀG, overwrites

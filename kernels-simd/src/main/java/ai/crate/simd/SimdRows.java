@@ -133,29 +133,10 @@ final class SimdRows {
         return VectorMath.sum(acc);
     }
 
-    /** o[i] = exp(x[i] − shift), returning Σ o[i]. */
-    static float expShiftSum(float[] x, int xo, float[] o, int oo, int len, float shift) {
-        FloatVector acc = FloatVector.zero(S), shiftV = FloatVector.broadcast(S, shift);
-        int i = 0;
-        for (; i <= len - L; i += L) {
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xo + i).sub(shiftV));
-            e.intoArray(o, oo + i);
-            acc = acc.add(e);
-        }
-        if (i < len) {
-            VectorMask<Float> m = S.indexInRange(i, len);
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xo + i, m).sub(shiftV));
-            e.intoArray(o, oo + i, m);
-            acc = acc.add(e, m);
-        }
-        return VectorMath.sum(acc);
-    }
-
     /**
-     * o[i] = exp(x[i] − shift): {@link #expShiftSum}'s values without the sum, which {@link #rowSum} of o then gives
-     * bit for bit (the same lanes added in the same order; +0 in the masked lanes of the tail changes none of
-     * these positive sums). Apart, each stays within C2's inlining budget; together they did not (VectorMath.sum
-     * boxed, crate-tiny training).
+     * o[i] = exp(x[i] − shift). Their sum is {@link #rowSum} of o, a pass of its own: the exps and the sum in one
+     * method outgrew C2's inlining budget and VectorMath.sum boxed (crate-tiny training). The same lanes are added in
+     * the same order as in one pass, and +0 in the masked lanes of the tail changes none of these positive sums.
      */
     static void expShift(float[] x, int xo, float[] o, int oo, int len, float shift) {
         FloatVector shiftV = FloatVector.broadcast(S, shift);
@@ -217,8 +198,9 @@ final class SimdRows {
 
     /**
      * A pass of {@link #softmaxRow}, taking and returning the float the next pass needs: the max, the max again (the
-     * exps written to o), then 1 / their sum. Called through this interface for the reason given at {@link ColumnPass}: called directly, C2 inlined
-     * the passes into the attention's row loop and then boxed the exp pass's vectors (crate-tiny training).
+     * exps written to o), then 1 / their sum. Called through this interface for the reason given at {@link
+     * ColumnPass}: called directly, C2 inlined the passes into the attention's row loop and then boxed the exp pass's
+     * vectors (crate-tiny training).
      */
     private interface RowPass {
         float run(float[] x, int xr, float[] o, int or, int c, float carry);
@@ -255,10 +237,9 @@ final class SimdRows {
      * One of the column softmax's three passes over sixteen columns, handing over through partials[0, L) rather than
      * as a vector or mask argument, which would be boxed wherever C2 declines to inline. They are called through this
      * interface, three classes at one call site, which C2 leaves a virtual call, so that it compiles each pass on its
-     * own: called directly, C2 inlined
-     * the max and exp passes into their caller and then, at its node limit, declined exp itself — every vector of
-     * the exp pass boxed for the rest of the run (2.5 GB/s of garbage at fmnist-small inference; BENCHMARKS.md,
-     * speed-work item 9).
+     * own: called directly, C2 inlined the max and exp passes into their caller and then, at its node limit, declined
+     * exp itself — every vector of the exp pass boxed for the rest of the run (2.5 GB/s of garbage at fmnist-small
+     * inference; BENCHMARKS.md, speed-work item 9).
      */
     private interface ColumnPass {
         void run(float[] s, int at, int n, int ld, int c, float[] partials);
@@ -506,8 +487,8 @@ final class SimdRows {
             for (int r = r0; r < r1; r++) {
                 int zr = zo + r * c, dr = dzo + r * c;
                 float max = rowMax(z, zr, c);
-                float sum = expShiftSum(z, zr, dz, dr, c, max);
-                float scale = dl[dlo + r] / sum;
+                expShift(z, zr, dz, dr, c, max);
+                float scale = dl[dlo + r] / rowSum(dz, dr, c);
                 affineRow(dz, dr, dz, dr, c, scale, -eps / c * dl[dlo + r]);
                 dz[dr + labels[r]] -= (1f - eps) * dl[dlo + r];
             }
